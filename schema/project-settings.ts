@@ -1,0 +1,63 @@
+import { z } from "@hono/zod-openapi";
+
+/**
+ * A project's settings: the single source of their shape, validation and defaults, used by the API
+ * (and so the OpenAPI document) and typed into the `projects.settings` column.
+ */
+const Redundancy = z
+  .strictObject({
+    round1: z.int().min(1).max(10).default(1).openapi({ description: "Annotators per image in round 1." }),
+    round2: z.int().min(1).max(10).default(1).openapi({ description: "Annotators per image in round 2 (merge edit)." }),
+    overlapShare: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(0)
+      .openapi({ description: "Share of images (chosen by a stable hash) that get `overlapRound1` annotators, for agreement." }),
+    overlapRound1: z.int().min(1).max(10).default(3),
+  })
+  .openapi("Redundancy");
+
+const Vlm = z
+  .strictObject({
+    provider: z
+      .enum(["template", "openai", "workers-ai"])
+      .default("template")
+      .openapi({ description: "`template` needs no model; `openai` is any OpenAI-compatible chat-completions endpoint (OpenAI, vLLM, SGLang); `workers-ai` uses the AI binding." }),
+    baseUrl: z.url({ protocol: /^https?$/ }).optional().openapi({ example: "http://127.0.0.1:8000/v1" }),
+    model: z.string().min(1).max(200).optional().openapi({ example: "Qwen/Qwen2-VL-7B-Instruct" }),
+    apiKeySecret: z
+      .string()
+      .regex(/^[A-Z][A-Z0-9_]{0,63}$/)
+      .optional()
+      .openapi({ description: "Name of the Worker secret holding the API key (never the key itself)." }),
+    temperature: z.number().min(0).max(2).default(0.2),
+    maxTokens: z.int().min(1).max(32768).default(1024),
+    timeoutMs: z.int().min(1000).max(300_000).default(60_000),
+  })
+  .refine((v) => v.provider !== "openai" || (v.baseUrl !== undefined && v.model !== undefined), {
+    message: "the openai provider needs baseUrl and model",
+    path: ["baseUrl"],
+  })
+  .openapi("VlmSettings");
+
+const Render = z
+  .strictObject({
+    fillAlpha: z.number().min(0).max(1).default(0.45),
+    contour: z.boolean().default(true),
+    layout: z.enum(["som", "side-by-side"]).default("som"),
+    format: z.enum(["png", "jpeg"]).default("png"),
+  })
+  .openapi("RenderSettings");
+
+export const ProjectSettingsSchema = z
+  .strictObject({
+    redundancy: Redundancy.prefault({}),
+    leaseSeconds: z.int().min(60).max(86_400).default(1800).openapi({ description: "How long a claimed task stays leased without a heartbeat." }),
+    vlm: Vlm.prefault({}),
+    render: Render.prefault({}),
+  })
+  .openapi("ProjectSettings");
+
+export type ProjectSettings = z.output<typeof ProjectSettingsSchema>;
+export type ProjectSettingsInput = z.input<typeof ProjectSettingsSchema>;

@@ -1,0 +1,13 @@
+import type { D1Migration } from "cloudflare:test";
+import type { Env as GroundworkEnv } from "../../worker/env.ts";
+
+declare global {
+  namespace Cloudflare {
+    interface Env extends GroundworkEnv {
+      TEST_MIGRATIONS: D1Migration[];
+      SAMPLE: { available: boolean; reason?: string; files: Record<string, string> };
+      JWT_SECRET: string;
+      URL_SIGNING_SECRET: string;
+    }
+  }
+}

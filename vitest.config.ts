@@ -1,0 +1,69 @@
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+const root = import.meta.dirname;
+
+/**
+ * Tests run inside workerd, which cannot read the host file system, so the shared COCO-panoptic
+ * sample is read here (in Node) and handed to the tests as a binding. When it is absent the binding
+ * says why, and the tests that need it skip with that reason.
+ */
+function readSample(): { available: boolean; reason?: string; files: Record<string, string> } {
+  const dir = process.env.GROUNDWORK_SAMPLE_DIR ?? resolve(root, "..", "shared", "data", "coco-panoptic-sample");
+  if (!existsSync(join(dir, "panoptic_examples.json"))) {
+    return { available: false, reason: `COCO-panoptic sample not found at ${dir}`, files: {} };
+  }
+  const files: Record<string, string> = {};
+  for (const sub of ["images", "panoptic"]) {
+    for (const name of readdirSync(join(dir, sub))) {
+      files[`${sub}/${name}`] = readFileSync(join(dir, sub, name)).toString("base64");
+    }
+  }
+  for (const name of ["panoptic_examples.json", "panoptic_coco_categories.json"]) {
+    files[name] = readFileSync(join(dir, name)).toString("base64");
+  }
+  return { available: true, files };
+}
+
+export default defineConfig(async () => {
+  const migrations = await readD1Migrations(join(root, "migrations"));
+  return {
+    test: {
+      projects: [
+        {
+          plugins: [
+            cloudflareTest({
+              wrangler: { configPath: "./wrangler.toml" },
+              miniflare: {
+                bindings: {
+                  TEST_MIGRATIONS: migrations,
+                  SAMPLE: readSample(),
+                  JWT_SECRET: "test-secret-at-least-32-bytes-long-0123456789",
+                  URL_SIGNING_SECRET: "test-url-signing-secret-0123456789abcdef",
+                  MAX_UPLOAD_BYTES: "2097152",
+                },
+              },
+            }),
+          ],
+          test: {
+            name: "worker",
+            include: ["test/**/*.test.ts"],
+            exclude: ["test/e2e/**"],
+            setupFiles: ["test/support/apply-migrations.ts"],
+          },
+        },
+        {
+          test: {
+            name: "e2e",
+            include: ["test/e2e/**/*.test.ts"],
+            environment: "node",
+            testTimeout: 240_000,
+            hookTimeout: 240_000,
+          },
+        },
+      ],
+    },
+  };
+});

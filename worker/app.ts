@@ -1,0 +1,47 @@
+import { notFound, onError } from "./http/errors.ts";
+import { router } from "./http/router.ts";
+import { authenticate, corsFromEnv } from "./http/middleware.ts";
+import { fileRoutes } from "./routes/files.ts";
+import { imageRoutes } from "./routes/images.ts";
+import { DOCS_HTML, metaRoutes } from "./routes/meta.ts";
+import { projectRoutes } from "./routes/projects.ts";
+
+const OPENAPI_INFO = {
+  openapi: "3.1.0",
+  info: {
+    title: "Groundwork API",
+    version: "1.0.0",
+    description:
+      "Backend for crowdsourced, mask-grounded detailed captioning campaigns (COCONut-PanCap style): ingest images with " +
+      "COCO-panoptic masks, draft region descriptions with a VLM, have people edit and verify them, merge them into grounded captions. " +
+      "Errors are RFC 9457 problem+json. Authenticate with `Authorization: Bearer <JWT>`.",
+  },
+  servers: [{ url: "/" }],
+};
+
+export function buildApp() {
+  const app = router();
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
+
+  app.use("*", async (c, next) => {
+    c.set("requestId", c.req.header("cf-ray") ?? crypto.randomUUID());
+    await next();
+    c.header("X-Request-Id", c.get("requestId"));
+  });
+  app.use("*", corsFromEnv());
+  app.use("/v1/*", authenticate);
+
+  for (const routes of [metaRoutes, projectRoutes, imageRoutes, fileRoutes]) app.route("/", routes);
+
+  // Generated once per isolate, on first request, not per request.
+  let document: string | undefined;
+  app.get("/openapi.json", (c) => {
+    document ??= JSON.stringify(app.getOpenAPI31Document(OPENAPI_INFO));
+    return c.body(document, 200, { "Content-Type": "application/json; charset=utf-8", "Cache-Control": "public, max-age=300" });
+  });
+  app.get("/docs", (c) => c.html(DOCS_HTML));
+
+  app.onError(onError);
+  app.notFound(notFound);
+  return app;
+}

@@ -1,0 +1,19 @@
+import type { Principal, Role } from "../env.ts";
+import { problems } from "../http/problem.ts";
+
+/** Throws 403 unless the principal has one of the roles. */
+export function requireRole(p: Principal, roles: readonly Role[], action: string): void {
+  if (!roles.includes(p.role)) {
+    throw problems.forbidden(`role "${p.role}" may not ${action}; it needs one of: ${roles.join(", ")}`);
+  }
+}
+
+/**
+ * A principal acts on a project when it is an admin, when its token lists the project (or "*"),
+ * or when it is the lead who created the project (a lead's token predates the project it creates).
+ */
+export function mayActOn(p: Principal, projectId: string, createdBy: string): boolean {
+  if (p.role === "admin") return true;
+  if (p.projects.includes("*") || p.projects.includes(projectId)) return true;
+  return p.role === "lead" && p.subject === createdBy;
+}

@@ -1,0 +1,118 @@
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  decodeProtectedHeader,
+  errors,
+  jwtVerify,
+  SignJWT,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+} from "jose";
+import { ROLES, type Env, type Principal, type Role } from "../env.ts";
+import { problems } from "../http/problem.ts";
+
+/**
+ * Bearer tokens: HS256 with our own secret, or RS256/ES256 from an identity provider's keys. The
+ * algorithm list is pinned per key source, so a token cannot pick its own verification (no `none`,
+ * no HS256 signed with a public key).
+ */
+const ASYMMETRIC = ["RS256", "ES256"];
+const remoteKeySets = new Map<string, JWTVerifyGetKey>();
+const localKeySets = new Map<string, JWTVerifyGetKey>();
+
+function keySetFor(env: Env): JWTVerifyGetKey | null {
+  if (env.JWT_JWKS) {
+    let set = localKeySets.get(env.JWT_JWKS);
+    if (!set) {
+      set = createLocalJWKSet(JSON.parse(env.JWT_JWKS));
+      localKeySets.set(env.JWT_JWKS, set);
+    }
+    return set;
+  }
+  if (env.JWT_JWKS_URL) {
+    // Module scope keeps the fetched keys (and jose's cooldown) across requests in an isolate.
+    let set = remoteKeySets.get(env.JWT_JWKS_URL);
+    if (!set) {
+      set = createRemoteJWKSet(new URL(env.JWT_JWKS_URL), { timeoutDuration: 5000, cooldownDuration: 30_000 });
+      remoteKeySets.set(env.JWT_JWKS_URL, set);
+    }
+    return set;
+  }
+  return null;
+}
+
+export function hmacKey(secret: string): Uint8Array {
+  return new TextEncoder().encode(secret);
+}
+
+export async function verifyBearer(token: string, env: Env): Promise<Principal> {
+  let alg: string | undefined;
+  try {
+    alg = decodeProtectedHeader(token).alg;
+  } catch {
+    throw problems.unauthorized("the bearer token is not a JWS compact serialization");
+  }
+  const options = { issuer: env.JWT_ISSUER, audience: env.JWT_AUDIENCE, requiredClaims: ["exp", "sub"], clockTolerance: 5 };
+  let payload: JWTPayload;
+  try {
+    if (alg === "HS256") {
+      if (!env.JWT_SECRET) throw problems.unauthorized("HS256 tokens are not accepted by this deployment");
+      ({ payload } = await jwtVerify(token, hmacKey(env.JWT_SECRET), { ...options, algorithms: ["HS256"] }));
+    } else if (alg && ASYMMETRIC.includes(alg)) {
+      const keys = keySetFor(env);
+      if (!keys) throw problems.unauthorized(`${alg} tokens are not accepted: no identity provider keys are configured`);
+      ({ payload } = await jwtVerify(token, keys, { ...options, algorithms: ASYMMETRIC }));
+    } else {
+      throw problems.unauthorized(`tokens signed with alg "${alg}" are not accepted (HS256, RS256, ES256 are)`);
+    }
+  } catch (err) {
+    throw toUnauthorized(err);
+  }
+  return principalFrom(payload);
+}
+
+function toUnauthorized(err: unknown) {
+  if (err instanceof errors.JWTExpired) return problems.unauthorized("the token has expired");
+  if (err instanceof errors.JWTClaimValidationFailed) {
+    return problems.unauthorized(`the token's "${err.claim}" claim is not acceptable: ${err.reason}`);
+  }
+  if (err instanceof errors.JWSSignatureVerificationFailed) return problems.unauthorized("the token's signature does not verify");
+  if (err instanceof errors.JWKSNoMatchingKey) return problems.unauthorized("no identity provider key matches the token");
+  if (err instanceof errors.JOSEError) return problems.unauthorized(`the token is not valid (${err.code})`);
+  if (err instanceof Error && "status" in err) return err;
+  return problems.unauthorized("the token could not be verified");
+}
+
+function principalFrom(payload: JWTPayload): Principal {
+  const role = payload.role;
+  if (typeof role !== "string" || !(ROLES as readonly string[]).includes(role)) {
+    throw problems.unauthorized(`the token's "role" claim must be one of ${ROLES.join(", ")}`);
+  }
+  const projects = payload.projects ?? [];
+  if (!Array.isArray(projects) || !projects.every((p) => typeof p === "string")) {
+    throw problems.unauthorized(`the token's "projects" claim must be an array of project ids`);
+  }
+  return { subject: payload.sub as string, role: role as Role, projects };
+}
+
+export interface MintOptions {
+  secret: string;
+  subject: string;
+  role: Role;
+  projects: string[];
+  issuer: string;
+  audience: string;
+  ttlSeconds?: number;
+}
+
+/** Self-issued HS256 tokens, for development, tests and service accounts. */
+export async function mintToken(o: MintOptions): Promise<string> {
+  return new SignJWT({ role: o.role, projects: o.projects })
+    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+    .setSubject(o.subject)
+    .setIssuer(o.issuer)
+    .setAudience(o.audience)
+    .setIssuedAt()
+    .setExpirationTime(`${o.ttlSeconds ?? 3600}s`)
+    .sign(hmacKey(o.secret));
+}

@@ -1,0 +1,40 @@
+/**
+ * Everything the Worker is given by its environment. Vars come from wrangler.toml, secrets from
+ * `.dev.vars` locally and `wrangler secret put` in production.
+ */
+export interface Env {
+  DB: D1Database;
+  BLOBS: R2Bucket;
+
+  /** HS256 key for self-issued tokens (≥ 32 bytes). */
+  JWT_SECRET?: string;
+  /** An identity provider's JWKS URL for RS256/ES256 tokens. */
+  JWT_JWKS_URL?: string;
+  /** A JWKS document inline (JSON), for providers whose keys are pinned in config. */
+  JWT_JWKS?: string;
+  JWT_ISSUER: string;
+  JWT_AUDIENCE: string;
+
+  /** HMAC key for short-lived signed file URLs; falls back to JWT_SECRET. */
+  URL_SIGNING_SECRET?: string;
+  SIGNED_URL_TTL_SECONDS?: string;
+
+  /** Comma-separated origins allowed to call the API from a browser. */
+  CORS_ORIGINS?: string;
+  MAX_UPLOAD_BYTES?: string;
+}
+
+export interface Principal {
+  subject: string;
+  role: Role;
+  /** Project ids this principal may act on; "*" means every project. */
+  projects: readonly string[];
+}
+
+export const ROLES = ["admin", "lead", "annotator", "reviewer", "voter"] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface AppEnv {
+  Bindings: Env;
+  Variables: { principal: Principal; requestId: string };
+}

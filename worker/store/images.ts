@@ -1,0 +1,72 @@
+import { and, asc, eq, gt, sql } from "drizzle-orm";
+import { categories, images, projects, segments, type ImageRow, type SegmentRow } from "../../schema/tables.ts";
+import { chunk, rowsPerInsert, type Db } from "./db.ts";
+
+export async function getImage(db: Db, id: string): Promise<ImageRow | undefined> {
+  return db.select().from(images).where(eq(images.id, id)).get();
+}
+
+export async function findImageBySha(db: Db, projectId: string, sha: string): Promise<ImageRow | undefined> {
+  return db.select().from(images).where(and(eq(images.projectId, projectId), eq(images.imageSha256, sha))).get();
+}
+
+export async function findImageByExternalId(db: Db, projectId: string, externalId: string): Promise<ImageRow | undefined> {
+  return db.select().from(images).where(and(eq(images.projectId, projectId), eq(images.externalId, externalId))).get();
+}
+
+export async function listImages(db: Db, projectId: string, afterId: string | null, limit: number): Promise<ImageRow[]> {
+  return db
+    .select()
+    .from(images)
+    .where(and(eq(images.projectId, projectId), afterId ? gt(images.id, afterId) : undefined))
+    .orderBy(asc(images.id))
+    .limit(limit)
+    .all();
+}
+
+export interface SegmentWithCategory extends SegmentRow {
+  categoryName: string | null;
+  isthing: boolean | null;
+}
+
+export async function listSegments(db: Db, image: ImageRow): Promise<SegmentWithCategory[]> {
+  return db
+    .select({
+      imageId: segments.imageId,
+      segmentId: segments.segmentId,
+      categoryId: segments.categoryId,
+      iscrowd: segments.iscrowd,
+      area: segments.area,
+      bboxX: segments.bboxX,
+      bboxY: segments.bboxY,
+      bboxW: segments.bboxW,
+      bboxH: segments.bboxH,
+      markX: segments.markX,
+      markY: segments.markY,
+      markDistance: segments.markDistance,
+      categoryName: categories.name,
+      isthing: categories.isthing,
+    })
+    .from(segments)
+    .leftJoin(categories, and(eq(categories.projectId, image.projectId), eq(categories.categoryId, segments.categoryId)))
+    .where(eq(segments.imageId, image.id))
+    .orderBy(asc(segments.segmentId))
+    .all();
+}
+
+/** The image, its segments and the project's image counter commit in one batch. */
+export async function insertImage(db: Db, image: ImageRow, segs: readonly SegmentRow[]): Promise<void> {
+  const segmentInserts = chunk(segs, rowsPerInsert(13)).map((part) => db.insert(segments).values(part));
+  await db.batch([
+    db.insert(images).values(image),
+    ...segmentInserts,
+    db
+      .update(projects)
+      .set({ imageCount: sql`${projects.imageCount} + 1` })
+      .where(eq(projects.id, image.projectId)),
+  ]);
+}
+
+export function isUniqueViolation(err: unknown): boolean {
+  return String((err as Error)?.message ?? err).includes("UNIQUE constraint failed");
+}

@@ -1,0 +1,117 @@
+import { and, asc, eq, gt, or, sql } from "drizzle-orm";
+import { SQLiteSyncDialect } from "drizzle-orm/sqlite-core";
+import { categories, images, projects, segments, type CategoryRow, type ProjectRow } from "../../schema/tables.ts";
+import type { ProjectSettings } from "../../schema/project-settings.ts";
+import type { Principal } from "../env.ts";
+import { chunk, rowsPerInsert, type Db } from "./db.ts";
+
+export type NewCategory = Omit<CategoryRow, "projectId">;
+
+export async function getProject(db: Db, id: string): Promise<ProjectRow | undefined> {
+  return db.select().from(projects).where(eq(projects.id, id)).get();
+}
+
+export async function categoryCount(db: Db, projectId: string): Promise<number> {
+  const row = await db.select({ n: sql<number>`count(*)` }).from(categories).where(eq(categories.projectId, projectId)).get();
+  return row?.n ?? 0;
+}
+
+export async function listCategories(db: Db, projectId: string): Promise<CategoryRow[]> {
+  return db.select().from(categories).where(eq(categories.projectId, projectId)).orderBy(asc(categories.categoryId)).all();
+}
+
+/** Projects visible to a principal, by id, one page after `afterId`. */
+export async function listProjects(db: Db, p: Principal, afterId: string | null, limit: number): Promise<ProjectRow[]> {
+  const everything = p.role === "admin" || p.projects.includes("*");
+  const visible = everything
+    ? undefined
+    : or(sql`${projects.id} IN (SELECT value FROM json_each(${JSON.stringify(p.projects)}))`, eq(projects.createdBy, p.subject));
+  return db
+    .select()
+    .from(projects)
+    .where(and(visible, afterId ? gt(projects.id, afterId) : undefined))
+    .orderBy(asc(projects.id))
+    .limit(limit)
+    .all();
+}
+
+function categoryInserts(db: Db, projectId: string, cats: readonly NewCategory[]) {
+  return chunk(cats, rowsPerInsert(6)).map((part) =>
+    db.insert(categories).values(part.map((c) => ({ ...c, projectId }))),
+  );
+}
+
+/** The project and its categories land together or not at all. */
+export async function insertProject(db: Db, row: ProjectRow, cats: readonly NewCategory[]): Promise<void> {
+  await db.batch([db.insert(projects).values(row), ...categoryInserts(db, row.id, cats)]);
+}
+
+export interface ProjectChanges {
+  name?: string;
+  description?: string;
+  settings?: ProjectSettings;
+}
+
+/**
+ * Applies a change only if the project is still at `expectedVersion`. The category replacement is
+ * guarded by the bumped version inside the same batch, so a lost race changes nothing at all.
+ */
+export async function updateProject(
+  db: Db,
+  d1: D1Database,
+  id: string,
+  expectedVersion: number,
+  changes: ProjectChanges,
+  cats: readonly NewCategory[] | undefined,
+  now: number,
+): Promise<boolean> {
+  const update = db
+    .update(projects)
+    .set({ ...changes, version: expectedVersion + 1, updatedAt: now })
+    .where(and(eq(projects.id, id), eq(projects.version, expectedVersion)))
+    .returning({ id: projects.id });
+  if (!cats) {
+    const rows = await update.all();
+    return rows.length === 1;
+  }
+  const version = expectedVersion + 1;
+  const guard = sql`EXISTS (SELECT 1 FROM projects WHERE id = ${id} AND version = ${version})`;
+  const statements = [
+    rawStatement(d1, update.toSQL()),
+    rawStatement(d1, dialect.sqlToQuery(sql`DELETE FROM categories WHERE project_id = ${id} AND ${guard}`)),
+    ...chunk(cats, rowsPerInsert(6) - 1).map((part) => {
+      const values = sql.join(
+        part.map((c) => sql`(${id}, ${c.categoryId}, ${c.name}, ${c.supercategory}, ${c.isthing ? 1 : 0}, ${c.color ? JSON.stringify(c.color) : null})`),
+        sql`, `,
+      );
+      return rawStatement(
+        d1,
+        dialect.sqlToQuery(
+          sql`INSERT INTO categories (project_id, category_id, name, supercategory, isthing, color) SELECT * FROM (VALUES ${values}) WHERE ${guard}`,
+        ),
+      );
+    }),
+  ];
+  // Raw D1 batch: drizzle cannot batch sql-template statements, and this guard needs one.
+  const [first] = await d1.batch(statements);
+  return first.results.length === 1;
+}
+
+const dialect = new SQLiteSyncDialect();
+
+function rawStatement(d1: D1Database, q: { sql: string; params: unknown[] }): D1PreparedStatement {
+  return d1.prepare(q.sql).bind(...q.params);
+}
+
+/** Category ids in `candidates` that some ingested segment of the project still uses. */
+export async function categoriesInUse(db: Db, projectId: string, candidates: readonly number[]): Promise<number[]> {
+  if (candidates.length === 0) return [];
+  const rows = await db
+    .selectDistinct({ id: segments.categoryId })
+    .from(segments)
+    .innerJoin(images, eq(images.id, segments.imageId))
+          // One JSON parameter instead of one per id: D1 binds at most 100.
+      .where(and(eq(images.projectId, projectId), sql`${segments.categoryId} IN (SELECT value FROM json_each(${JSON.stringify(candidates)}))`))
+    .all();
+  return rows.map((r) => r.id);
+}
