@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
@@ -27,7 +28,20 @@ function readSample(): { available: boolean; reason?: string; files: Record<stri
   return { available: true, files };
 }
 
+/** An identity provider's keys for the tests: public JWKS for the Worker, private keys for the tests. */
+function identityProviderKeys() {
+  const rsa = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const ec = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  const pub = (k: typeof rsa, kid: string, alg: string) => ({ ...k.publicKey.export({ format: "jwk" }), kid, alg, use: "sig" });
+  const priv = (k: typeof rsa, kid: string, alg: string) => ({ ...k.privateKey.export({ format: "jwk" }), kid, alg });
+  return {
+    jwks: JSON.stringify({ keys: [pub(rsa, "rsa-1", "RS256"), pub(ec, "ec-1", "ES256")] }),
+    privateJwks: JSON.stringify({ keys: [priv(rsa, "rsa-1", "RS256"), priv(ec, "ec-1", "ES256")] }),
+  };
+}
+
 export default defineConfig(async () => {
+  const idp = identityProviderKeys();
   const migrations = await readD1Migrations(join(root, "migrations"));
   return {
     test: {
@@ -43,6 +57,8 @@ export default defineConfig(async () => {
                   JWT_SECRET: "test-secret-at-least-32-bytes-long-0123456789",
                   URL_SIGNING_SECRET: "test-url-signing-secret-0123456789abcdef",
                   MAX_UPLOAD_BYTES: "2097152",
+                  JWT_JWKS: idp.jwks,
+                  TEST_IDP_PRIVATE_JWKS: idp.privateJwks,
                 },
               },
             }),

@@ -8,6 +8,8 @@ declare global {
       SAMPLE: { available: boolean; reason?: string; files: Record<string, string> };
       JWT_SECRET: string;
       URL_SIGNING_SECRET: string;
+      JWT_JWKS: string;
+      TEST_IDP_PRIVATE_JWKS: string;
     }
   }
 }

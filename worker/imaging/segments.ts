@@ -39,6 +39,8 @@ export function measureSegments(map: PanopticMap): SegmentMeasure[] {
   const maxY: number[] = [];
   const best: number[] = []; // maximal squared distance
   const ties: number[] = []; // how many pixels reach it
+  const firstAt: number[] = []; // first and last of them in row-major order
+  const lastAt: number[] = [];
 
   // Felzenszwalb–Huttenlocher scratch, sized for the longest possible run plus two sentinels.
   // fv holds f(q) + q²; the envelope breakpoints z are exact fractions zNum / zDen with zDen > 0.
@@ -56,81 +58,106 @@ export function measureSegments(map: PanopticMap): SegmentMeasure[] {
       const id = ids[row + a];
       let b = a;
       while (b + 1 < w && ids[row + b + 1] === id) b++;
-      if (id !== 0) {
-        if (id !== lastId) {
-          let found = slot.get(id);
-          if (found === undefined) {
-            found = segIds.length;
-            slot.set(id, found);
-            segIds.push(id);
-            area.push(0);
-            minX.push(a);
-            maxX.push(b);
-            minY.push(y);
-            maxY.push(y);
-            best.push(0);
-            ties.push(0);
-          }
-          s = found;
-          lastId = id;
-        }
-        area[s] += b - a + 1;
-        if (a < minX[s]) minX[s] = a;
-        if (b > maxX[s]) maxX[s] = b;
-        maxY[s] = y;
-
-        // 1-D lower envelope over [a-1, b+1]: the pixels just outside the run are not in the
-        // segment (f = 0), and nothing farther along the row can be closer than them.
-        const q0 = a - 1;
-        const q1 = b + 1;
-        let k = 0;
-        v[0] = q0;
-        fv[0] = q0 * q0;
-        zNum[0] = -Infinity;
-        zDen[0] = 1;
-        zNum[1] = Infinity;
-        zDen[1] = 1;
-        for (let q = a; q <= q1; q++) {
-          const fq = (q === q1 ? 0 : d2[row + q]) + q * q;
-          let num = fq - fv[k];
-          let den = 2 * (q - v[k]);
-          while (num * zDen[k] <= zNum[k] * den) {
-            k--;
-            num = fq - fv[k];
-            den = 2 * (q - v[k]);
-          }
-          k++;
-          v[k] = q;
-          fv[k] = fq;
-          zNum[k] = num;
-          zDen[k] = den;
-          zNum[k + 1] = Infinity;
-          zDen[k + 1] = 1;
-        }
-        k = 0;
-        let top = best[s];
-        let count = ties[s];
-        for (let x = a; x <= b; x++) {
-          while (zNum[k + 1] < x * zDen[k + 1]) k++;
-          const vk = v[k];
-          const dx = x - vk;
-          const d = (dx * dx + fv[k] - vk * vk) | 0;
-          d2[row + x] = d;
-          if (d > top) {
-            top = d;
-            count = 1;
-          } else if (d === top) {
-            count++;
-          }
-        }
-        best[s] = top;
-        ties[s] = count;
+      const next = b + 1;
+      if (id === 0) {
+        a = next;
+        continue;
       }
-      a = b + 1;
+      if (id !== lastId) {
+        let found = slot.get(id);
+        if (found === undefined) {
+          found = segIds.length;
+          slot.set(id, found);
+          segIds.push(id);
+          area.push(0);
+          minX.push(a);
+          maxX.push(b);
+          minY.push(y);
+          maxY.push(y);
+          best.push(0);
+          ties.push(0);
+          firstAt.push(-1);
+          lastAt.push(-1);
+        }
+        s = found;
+        lastId = id;
+      }
+      area[s] += next - a;
+      if (a < minX[s]) minX[s] = a;
+      if (b > maxX[s]) maxX[s] = b;
+      maxY[s] = y;
+
+      // Each pixel's distance is at most its column distance and its distance to the run's ends.
+      // A run that cannot beat the segment's current maximum cannot hold its mark, so skip the
+      // envelope and zero it out (0 never equals a maximum, which is at least 1).
+      let top = best[s];
+      let bound = 0;
+      for (let x = a; x <= b; x++) {
+        const ends = x - a + 1 < next - x ? x - a + 1 : next - x;
+        const g = d2[row + x];
+        const c = g < ends * ends ? g : ends * ends;
+        if (c > bound) bound = c;
+      }
+      if (bound < top) {
+        d2.fill(0, row + a, row + next);
+        a = next;
+        continue;
+      }
+
+      // 1-D lower envelope over [a-1, b+1]: the pixels just outside the run are not in the
+      // segment (f = 0), and nothing farther along the row can be closer than them.
+      let k = 0;
+      v[0] = a - 1;
+      fv[0] = (a - 1) * (a - 1);
+      zNum[0] = -Infinity;
+      zDen[0] = 1;
+      zNum[1] = Infinity;
+      zDen[1] = 1;
+      for (let q = a; q <= next; q++) {
+        const fq = (q === next ? 0 : d2[row + q]) + q * q;
+        let num = fq - fv[k];
+        let den = 2 * (q - v[k]);
+        while (num * zDen[k] <= zNum[k] * den) {
+          k--;
+          num = fq - fv[k];
+          den = 2 * (q - v[k]);
+        }
+        k++;
+        v[k] = q;
+        fv[k] = fq;
+        zNum[k] = num;
+        zDen[k] = den;
+        zNum[k + 1] = Infinity;
+        zDen[k + 1] = 1;
+      }
+      k = 0;
+      let count = ties[s];
+      let first = firstAt[s];
+      let last = lastAt[s];
+      for (let x = a; x <= b; x++) {
+        while (zNum[k + 1] < x * zDen[k + 1]) k++;
+        const vk = v[k];
+        const dx = x - vk;
+        const d = (dx * dx + fv[k] - vk * vk) | 0;
+        d2[row + x] = d;
+        if (d > top) {
+          top = d;
+          count = 1;
+          first = last = row + x;
+        } else if (d === top) {
+          count++;
+          last = row + x;
+        }
+      }
+      best[s] = top;
+      ties[s] = count;
+      firstAt[s] = first;
+      lastAt[s] = last;
+      a = next;
     }
   }
 
-  const markAt = pickMarks(ids, d2, slot, best, ties);
+  const markAt = pickMarks(ids, d2, slot, best, ties, firstAt, lastAt);
   const order = segIds.map((_, i) => i).sort((p, q) => segIds[p] - segIds[q]);
   return order.map((i) => ({
     id: segIds[i],
@@ -141,14 +168,34 @@ export function measureSegments(map: PanopticMap): SegmentMeasure[] {
   }));
 }
 
-/** SoM's tie-break: the floor(count / 2)-th maximal pixel of each segment in row-major order. */
-function pickMarks(ids: Uint32Array, d2: Int32Array, slot: Map<number, number>, best: number[], ties: number[]): Int32Array {
+/**
+ * SoM's tie-break: the floor(count / 2)-th maximal pixel of each segment in row-major order. With
+ * one or two maximal pixels that is the first or the last, already known; only segments with more
+ * need a scan, and one shared scan over the span where they lie keeps that O(N).
+ */
+function pickMarks(
+  ids: Uint32Array,
+  d2: Int32Array,
+  slot: Map<number, number>,
+  best: number[],
+  ties: number[],
+  firstAt: number[],
+  lastAt: number[],
+): number[] {
+  const markAt = ties.map((count, s) => (count === 1 ? firstAt[s] : count === 2 ? lastAt[s] : -1));
   const skip = ties.map((count) => count >> 1);
-  const markAt = new Int32Array(ties.length).fill(-1);
-  let pending = ties.length;
+  let pending = 0;
+  let from = ids.length;
+  let to = 0;
+  for (let s = 0; s < ties.length; s++) {
+    if (markAt[s] >= 0) continue;
+    pending++;
+    if (firstAt[s] < from) from = firstAt[s];
+    if (lastAt[s] > to) to = lastAt[s];
+  }
   let lastId = -1;
   let s = -1;
-  for (let i = 0; i < ids.length && pending > 0; i++) {
+  for (let i = from; i <= to && pending > 0; i++) {
     const id = ids[i];
     if (id === 0) continue;
     if (id !== lastId) {
@@ -169,9 +216,10 @@ function pickMarks(ids: Uint32Array, d2: Int32Array, slot: Map<number, number>, 
  * Swept by rows (up top-down, then down bottom-up) so memory is read sequentially.
  */
 function columnPass(ids: Uint32Array, w: number, h: number): Int32Array {
-  const up = new Int32Array(w * h);
-  for (let x = 0; x < w; x++) up[x] = 1;
-  for (let i = w; i < w * h; i++) up[i] = ids[i] === ids[i - w] ? up[i - w] + 1 : 1;
+  const n = w * h;
+  const up = new Int32Array(n);
+  for (let x = 0; x < w && x < n; x++) up[x] = 1;
+  for (let i = w; i < n; i++) up[i] = ids[i] === ids[i - w] ? up[i - w] + 1 : 1;
 
   const down = new Int32Array(w); // the "down" count of the row below, reused row by row
   const g2 = up;
@@ -182,7 +230,8 @@ function columnPass(ids: Uint32Array, w: number, h: number): Int32Array {
       const i = row + x;
       const d = !last && ids[i] === ids[i + w] ? down[x] + 1 : 1;
       down[x] = d;
-      const g = up[i] < d ? up[i] : d;
+      const u = up[i];
+      const g = u < d ? u : d;
       g2[i] = g * g;
     }
   }
