@@ -1,5 +1,7 @@
 import { generateKeyPairSync } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
@@ -40,8 +42,20 @@ function identityProviderKeys() {
   };
 }
 
+/** The identity provider's JWKS endpoint, on loopback, for the JWKS-URL path of token verification. */
+async function serveJwks(jwks: string): Promise<string> {
+  const server = createServer((req, res) => {
+    if (req.url === "/.well-known/jwks.json") res.writeHead(200, { "content-type": "application/json" }).end(jwks);
+    else res.writeHead(404).end();
+  });
+  await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
+  server.unref();
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/.well-known/jwks.json`;
+}
+
 export default defineConfig(async () => {
   const idp = identityProviderKeys();
+  const jwksUrl = await serveJwks(idp.jwks);
   const migrations = await readD1Migrations(join(root, "migrations"));
   return {
     test: {
@@ -59,6 +73,7 @@ export default defineConfig(async () => {
                   MAX_UPLOAD_BYTES: "2097152",
                   JWT_JWKS: idp.jwks,
                   TEST_IDP_PRIVATE_JWKS: idp.privateJwks,
+                  TEST_JWKS_URL: jwksUrl,
                 },
               },
             }),

@@ -1,6 +1,7 @@
 import { env } from "cloudflare:test";
 import { importJWK, SignJWT, UnsecuredJWT } from "jose";
 import { describe, expect, it } from "vitest";
+import { verifyBearer } from "../../worker/auth/token.ts";
 import { call, createProject, tokenFor } from "../support/api.ts";
 
 const claims = (extra: Record<string, unknown> = {}) => ({ role: "lead", projects: ["auth-p"], ...extra });
@@ -77,6 +78,25 @@ describe("authentication", () => {
       const r = await call("GET", "/v1/projects", { token: await idpToken(kid) });
       expect(r.status).toBe(200);
     }
+  });
+
+  it("verifies RS256 and ES256 tokens against a JWKS URL, and refuses an unknown key id", async () => {
+    const viaUrl = { ...env, JWT_JWKS: undefined, JWT_JWKS_URL: env.TEST_JWKS_URL };
+    for (const kid of ["rsa-1", "ec-1"] as const) {
+      const p = await verifyBearer(await idpToken(kid), viaUrl);
+      expect(p).toEqual({ subject: "idp-user", role: "lead", projects: ["auth-p"] });
+    }
+    const jwk = JSON.parse(env.TEST_IDP_PRIVATE_JWKS).keys[0];
+    const unknownKid = await new SignJWT(claims())
+      .setProtectedHeader({ alg: "RS256", kid: "rotated-away" })
+      .setSubject("x").setIssuer(env.JWT_ISSUER).setAudience(env.JWT_AUDIENCE).setExpirationTime("10m")
+      .sign(await importJWK(jwk, "RS256"));
+    await expect(verifyBearer(unknownKid, viaUrl)).rejects.toMatchObject({ status: 401 });
+    // without any IdP keys configured, asymmetric tokens are refused outright
+    await expect(verifyBearer(await idpToken("ec-1"), { ...env, JWT_JWKS: undefined, JWT_JWKS_URL: undefined })).rejects.toMatchObject({
+      status: 401,
+      detail: expect.stringContaining("no identity provider keys"),
+    });
   });
 
   it("does not accept an HS256 token whose secret is the IdP's public key (algorithm confusion)", async () => {

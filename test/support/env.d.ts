@@ -10,6 +10,7 @@ declare global {
       URL_SIGNING_SECRET: string;
       JWT_JWKS: string;
       TEST_IDP_PRIVATE_JWKS: string;
+      TEST_JWKS_URL: string;
     }
   }
 }

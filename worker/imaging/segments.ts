@@ -43,7 +43,7 @@ export function measureSegments(map: PanopticMap): SegmentMeasure[] {
   const lastAt: number[] = [];
 
   // Felzenszwalb–Huttenlocher scratch, sized for the longest possible run plus two sentinels.
-  // fv holds f(q) + q²; the envelope breakpoints z are exact fractions zNum / zDen with zDen > 0.
+  // fv holds f(q) + q² for the parabola at v; breakpoints z are exact fractions zNum / zDen, zDen > 0.
   const v = new Int32Array(w + 2);
   const fv = new Float64Array(w + 2);
   const zNum = new Float64Array(w + 3);
@@ -105,16 +105,20 @@ export function measureSegments(map: PanopticMap): SegmentMeasure[] {
       }
 
       // 1-D lower envelope over [a-1, b+1]: the pixels just outside the run are not in the
-      // segment (f = 0), and nothing farther along the row can be closer than them.
+      // segment (f = 0), and nothing farther along the row can be closer than them. Positions are
+      // relative to a-1 to keep the cross-multiplied breakpoint comparisons exact in doubles
+      // (they stay below 2^53 for runs and columns up to ~100k pixels).
+      const len = next - a; // run length; relative positions go 0 (sentinel) .. len + 1 (sentinel)
+      const base = row + a - 1;
       let k = 0;
-      v[0] = a - 1;
-      fv[0] = (a - 1) * (a - 1);
+      v[0] = 0;
+      fv[0] = 0;
       zNum[0] = -Infinity;
       zDen[0] = 1;
       zNum[1] = Infinity;
       zDen[1] = 1;
-      for (let q = a; q <= next; q++) {
-        const fq = (q === next ? 0 : d2[row + q]) + q * q;
+      for (let q = 1; q <= len + 1; q++) {
+        const fq = (q === len + 1 ? 0 : d2[base + q]) + q * q;
         let num = fq - fv[k];
         let den = 2 * (q - v[k]);
         while (num * zDen[k] <= zNum[k] * den) {
@@ -134,19 +138,20 @@ export function measureSegments(map: PanopticMap): SegmentMeasure[] {
       let count = ties[s];
       let first = firstAt[s];
       let last = lastAt[s];
-      for (let x = a; x <= b; x++) {
+      for (let x = 1; x <= len; x++) {
         while (zNum[k + 1] < x * zDen[k + 1]) k++;
         const vk = v[k];
         const dx = x - vk;
         const d = (dx * dx + fv[k] - vk * vk) | 0;
-        d2[row + x] = d;
+        const i = base + x;
+        d2[i] = d;
         if (d > top) {
           top = d;
           count = 1;
-          first = last = row + x;
+          first = last = i;
         } else if (d === top) {
           count++;
-          last = row + x;
+          last = i;
         }
       }
       best[s] = top;
@@ -211,28 +216,30 @@ function pickMarks(
 }
 
 /**
- * Squared distance along each column to the nearest pixel of another id or the padded edge:
- * min(up, down) where up/down count equal ids in the vertical run, each including the pixel.
- * Swept by rows (up top-down, then down bottom-up) so memory is read sequentially.
+ * Squared distance along each column to the nearest pixel of another id or the padded edge, i.e.
+ * min(y - start + 1, end - y + 1) over the vertical run of equal ids holding the pixel. Walked
+ * column by column: strided, but one compare and one write per pixel beat two row-order sweeps.
  */
 function columnPass(ids: Uint32Array, w: number, h: number): Int32Array {
   const n = w * h;
-  const up = new Int32Array(n);
-  for (let x = 0; x < w && x < n; x++) up[x] = 1;
-  for (let i = w; i < n; i++) up[i] = ids[i] === ids[i - w] ? up[i - w] + 1 : 1;
-
-  const down = new Int32Array(w); // the "down" count of the row below, reused row by row
-  const g2 = up;
-  for (let y = h - 1; y >= 0; y--) {
-    const row = y * w;
-    const last = y === h - 1;
-    for (let x = 0; x < w; x++) {
-      const i = row + x;
-      const d = !last && ids[i] === ids[i + w] ? down[x] + 1 : 1;
-      down[x] = d;
-      const u = up[i];
-      const g = u < d ? u : d;
-      g2[i] = g * g;
+  const g2 = new Int32Array(n);
+  for (let x = 0; x < w; x++) {
+    let start = x;
+    while (start < n) {
+      const id = ids[start];
+      let end = start;
+      let len = 1;
+      while (end + w < n && ids[end + w] === id) {
+        end += w;
+        len++;
+      }
+      for (let t = 0, i = start; t < len; t++, i += w) {
+        const fromTop = t + 1;
+        const fromBottom = len - t;
+        const g = fromTop < fromBottom ? fromTop : fromBottom;
+        g2[i] = g * g;
+      }
+      start = end + w;
     }
   }
   return g2;

@@ -1,0 +1,46 @@
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
+import { ROOT } from "./dev-vars.ts";
+
+const WRANGLER = join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
+
+/** Wrangler runs on this Node (the pinned 22), offline, with telemetry off. */
+export function wranglerEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", ...extra };
+}
+
+export function persistArgs(stateDir: string | undefined): string[] {
+  return stateDir ? ["--persist-to", stateDir] : [];
+}
+
+export function applyLocalMigrations(stateDir?: string): void {
+  const r = spawnSync(process.execPath, [WRANGLER, "d1", "migrations", "apply", "DB", "--local", ...persistArgs(stateDir)], {
+    cwd: ROOT,
+    env: wranglerEnv({ CI: "true" }),
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  if (r.status !== 0) throw new Error(`applying D1 migrations failed (exit ${r.status})`);
+}
+
+export function startDevServer(port: number, stateDir?: string, quiet = false): ChildProcess {
+  return spawn(
+    process.execPath,
+    [WRANGLER, "dev", "--ip", "127.0.0.1", "--port", String(port), "--show-interactive-dev-session=false", ...persistArgs(stateDir)],
+    { cwd: ROOT, env: wranglerEnv(), stdio: quiet ? ["ignore", "ignore", "pipe"] : ["ignore", "inherit", "inherit"], detached: false },
+  );
+}
+
+export async function waitForHealthy(base: string, child: ChildProcess, timeoutMs = 90_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`wrangler dev exited with code ${child.exitCode} before it was ready`);
+    try {
+      const res = await fetch(`${base}/healthz`);
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  throw new Error(`the local server did not become healthy at ${base} within ${timeoutMs / 1000}s`);
+}

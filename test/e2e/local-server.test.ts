@@ -1,0 +1,133 @@
+/**
+ * End to end, the way the README says: `npm start` brings up the local server with the seeded demo,
+ * then the bulk CLI ingests the real COCO-panoptic sample over HTTP.
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const ROOT = resolve(import.meta.dirname, "..", "..");
+const SAMPLE = process.env.GROUNDWORK_SAMPLE_DIR ?? resolve(ROOT, "..", "shared", "data", "coco-panoptic-sample");
+const PORT = 18787 + Math.floor(Math.random() * 1000);
+const BASE = `http://127.0.0.1:${PORT}`;
+const NODE = process.execPath;
+
+let server: ChildProcess;
+let output = "";
+let stateDir: string;
+let lead = "";
+
+function waitFor(pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
+  return new Promise((resolvePromise, reject) => {
+    const started = Date.now();
+    const timer = setInterval(() => {
+      const m = output.match(pattern);
+      if (m) {
+        clearInterval(timer);
+        resolvePromise(m);
+      } else if (server.exitCode !== null || Date.now() - started > timeoutMs) {
+        clearInterval(timer);
+        reject(new Error(`npm start did not print ${pattern} (exit ${server.exitCode}); output:\n${output.slice(-4000)}`));
+      }
+    }, 200);
+  });
+}
+
+function cli(args: string[]) {
+  const r = spawnSync(NODE, ["scripts/ingest-coco.ts", ...args], { cwd: ROOT, encoding: "utf8", timeout: 120_000 });
+  return { code: r.status, out: r.stdout + r.stderr };
+}
+
+beforeAll(async () => {
+  stateDir = mkdtempSync(join(tmpdir(), "groundwork-e2e-"));
+  // npm is on PATH next to the Node running the tests (the pinned one, under `npm test`).
+  server = spawn("npm", ["start"], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: String(PORT), GROUNDWORK_STATE_DIR: stateDir, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
+  server.stdout!.on("data", (d) => (output += d));
+  server.stderr!.on("data", (d) => (output += d));
+  const m = await waitFor(/LEAD_TOKEN=(\S+)/, 180_000);
+  lead = m[1];
+});
+
+afterAll(async () => {
+  if (server?.pid && server.exitCode === null) {
+    process.kill(-server.pid, "SIGTERM");
+    await new Promise((r) => setTimeout(r, 1500));
+    try {
+      process.kill(-server.pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+  if (stateDir) rmSync(stateDir, { recursive: true, force: true });
+});
+
+describe("the local server started as the README says", () => {
+  it("prints the docs URL and tokens, serves docs, and has the seeded demo", async () => {
+    expect(output).toContain(`${BASE}/docs`);
+    expect(output).toMatch(/ANNOTATOR_TOKEN=\S+/);
+    expect((await fetch(`${BASE}/healthz`)).status).toBe(200);
+    expect((await fetch(`${BASE}/docs`)).headers.get("content-type")).toContain("text/html");
+    const images = await fetch(`${BASE}/v1/projects/demo/images`, { headers: { authorization: `Bearer ${lead}` } });
+    expect(images.status).toBe(200);
+    const body = (await images.json()) as { items: { id: string; segment_count: number }[] };
+    expect(body.items.length).toBeGreaterThanOrEqual(3);
+    for (const item of body.items) expect(item.segment_count).toBeGreaterThan(1);
+  });
+
+  describe.skipIf(!existsSync(join(SAMPLE, "panoptic_examples.json")))(
+    `bulk CLI on the COCO-panoptic sample${existsSync(join(SAMPLE, "panoptic_examples.json")) ? "" : ` (skipped: no sample at ${SAMPLE})`}`,
+    () => {
+      const sampleArgs = (json = join(SAMPLE, "panoptic_examples.json"), project = "demo") => [
+        "--images", join(SAMPLE, "images"),
+        "--panoptic", join(SAMPLE, "panoptic"),
+        "--json", json,
+        "--api", BASE,
+        "--token", lead,
+        "--project", project,
+      ];
+
+      it("ingests both sample images, then resumes by skipping them", async () => {
+        const first = cli(sampleArgs());
+        expect(first.code, first.out).toBe(0);
+        expect(first.out).toMatch(/created\D+2/i);
+
+        const list = await fetch(`${BASE}/v1/projects/demo/images?limit=200`, { headers: { authorization: `Bearer ${lead}` } });
+        const items = ((await list.json()) as { items: { external_id: string | null; id: string }[] }).items;
+        const coco = items.filter((i) => i.external_id === "142238" || i.external_id === "439180");
+        expect(coco).toHaveLength(2);
+        const detail = (await (await fetch(`${BASE}/v1/images/${coco[0].id}`, { headers: { authorization: `Bearer ${lead}` } })).json()) as { segments: unknown[] };
+        expect(detail.segments.length).toBeGreaterThan(10);
+
+        const second = cli(sampleArgs());
+        expect(second.code, second.out).toBe(0);
+        expect(second.out).toMatch(/skipped\D+2/i);
+      });
+
+      it("reports a rejected image and exits non-zero", async () => {
+        const examples = JSON.parse(readFileSync(join(SAMPLE, "panoptic_examples.json"), "utf8"));
+        examples.annotations[0].segments_info[0].area += 1;
+        const dir = mkdtempSync(join(tmpdir(), "groundwork-bad-"));
+        const json = join(dir, "bad.json");
+        writeFileSync(json, JSON.stringify(examples));
+        const create = await fetch(`${BASE}/v1/projects`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${lead}`, "content-type": "application/json" },
+          body: JSON.stringify({ id: "e2e-bad", name: "bad sample" }),
+        });
+        expect(create.status).toBe(201);
+        const r = cli(sampleArgs(json, "e2e-bad"));
+        rmSync(dir, { recursive: true, force: true });
+        expect(r.code, r.out).toBe(1);
+        expect(r.out).toContain(String(examples.annotations[0].segments_info[0].id));
+        expect(r.out).toMatch(/area/);
+      });
+    },
+  );
+});

@@ -1,0 +1,189 @@
+import { encode as encodePng } from "fast-png";
+import { describe, expect, it } from "vitest";
+import { ImageDecodeError, decodeImage, readImageSize, sniffFormat } from "../../worker/imaging/decode.ts";
+import { decodePanoptic, encodePanoptic } from "../../worker/imaging/panoptic.ts";
+import { sample, sampleMissingReason } from "../support/sample.ts";
+
+const skipped = sampleMissingReason ? ` (skipped: ${sampleMissingReason})` : "";
+
+function expectDecodeError(fn: () => unknown, reason: RegExp, field = "image"): void {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ImageDecodeError);
+    const e = err as ImageDecodeError;
+    expect(e.field).toBe(field);
+    expect(e.reason).toMatch(reason);
+    expect(e.message).toBe(`${field}: ${e.reason}`);
+    return;
+  }
+  expect.fail(`expected ImageDecodeError matching ${reason}`);
+}
+
+const rgbPng = (width: number, height: number, fill: (x: number, y: number) => [number, number, number]) => {
+  const data = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) data.set(fill(x, y), (y * width + x) * 3);
+  return encodePng({ width, height, data, channels: 3, depth: 8 });
+};
+
+describe("sniffFormat / readImageSize", () => {
+  it("recognises PNG and JPEG signatures only", () => {
+    expect(sniffFormat(rgbPng(2, 2, () => [1, 2, 3]))).toBe("png");
+    expect(sniffFormat(Uint8Array.of(0xff, 0xd8, 0xff, 0xe0))).toBe("jpeg");
+    expect(sniffFormat(new TextEncoder().encode("GIF89a..."))).toBeNull();
+    expect(sniffFormat(new Uint8Array(0))).toBeNull();
+  });
+
+  it("reads PNG dimensions from IHDR", () => {
+    expect(readImageSize(rgbPng(7, 3, () => [0, 0, 0]))).toEqual({ format: "png", width: 7, height: 3 });
+  });
+
+  it.skipIf(!sample)(`reads JPEG and PNG dimensions of the sample without decoding${skipped}`, () => {
+    expect(readImageSize(sample!.file("images/000000142238.jpg"))).toEqual({ format: "jpeg", width: 640, height: 427 });
+    expect(readImageSize(sample!.file("images/000000439180.jpg"))).toEqual({ format: "jpeg", width: 640, height: 360 });
+    expect(readImageSize(sample!.file("panoptic/000000142238.png"))).toEqual({ format: "png", width: 640, height: 427 });
+  });
+});
+
+describe("decodeImage", () => {
+  it.skipIf(!sample)(`decodes the sample JPEG to 640×427 RGBA${skipped}`, () => {
+    const img = decodeImage(sample!.file("images/000000142238.jpg"), "image");
+    expect(img.format).toBe("jpeg");
+    expect([img.width, img.height]).toEqual([640, 427]);
+    expect(img.rgba).toBeInstanceOf(Uint8Array);
+    expect(img.rgba.length).toBe(640 * 427 * 4);
+    expect(img.rgba[3]).toBe(255);
+  });
+
+  it.skipIf(!sample)(`rejects a truncated JPEG, wherever it is cut${skipped}`, () => {
+    const jpeg = sample!.file("images/000000142238.jpg");
+    for (const cut of [jpeg.length - 1, jpeg.length - 2, Math.floor(jpeg.length * 0.9), Math.floor(jpeg.length / 2), 40_000]) {
+      expectDecodeError(() => decodeImage(jpeg.subarray(0, cut), "image"), /truncated/i);
+    }
+    // Cut inside the headers, before the frame header: still an ImageDecodeError.
+    expectDecodeError(() => decodeImage(jpeg.subarray(0, 100), "image"), /truncated or corrupt JPEG/);
+  });
+
+  it.skipIf(!sample)(`rejects a JPEG whose scan data is corrupted${skipped}`, () => {
+    const jpeg = sample!.file("images/000000142238.jpg").slice();
+    // Overwrite part of the entropy-coded data with a bogus marker sequence.
+    jpeg.set([0xff, 0xc4, 0xff, 0xc4], 60_000);
+    expectDecodeError(() => decodeImage(jpeg, "image"), /JPEG is corrupt/);
+  });
+
+  it("rejects a truncated PNG", () => {
+    const png = rgbPng(64, 48, (x, y) => [x * 4, y * 5, (x * y) & 255]);
+    for (const cut of [png.length - 4, png.length - 12, Math.floor(png.length / 2), 30, 20]) {
+      expectDecodeError(() => decodeImage(png.subarray(0, cut), "image"), /truncated or corrupt PNG/);
+    }
+  });
+
+  it("rejects a PNG with a corrupted byte (CRC mismatch)", () => {
+    const png = rgbPng(16, 16, (x, y) => [x * 16, y * 16, 0]).slice();
+    png[png.length - 20] ^= 0xff; // inside the IDAT payload
+    expectDecodeError(() => decodeImage(png, "image"), /truncated or corrupt PNG/);
+  });
+
+  it("rejects random bytes and text as not a JPEG or PNG", () => {
+    let s = 7;
+    const noise = Uint8Array.from({ length: 4096 }, () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) >>> 24));
+    noise[0] = 0x42; // make sure it cannot start like a real signature
+    expectDecodeError(() => decodeImage(noise, "photo"), /not a JPEG or PNG file \(unrecognised signature\)/, "photo");
+    expectDecodeError(() => decodeImage(new TextEncoder().encode("hello, this is text"), "image"), /not a JPEG or PNG/);
+    expectDecodeError(() => decodeImage(new Uint8Array(0), "image"), /empty file/);
+  });
+
+  it("rejects a JPEG signature followed by garbage", () => {
+    expectDecodeError(() => decodeImage(Uint8Array.of(0xff, 0xd8, 0xff, 0x00, 1, 2, 3, 4, 5, 6), "image"), /JPEG/);
+  });
+
+  it("rejects images over the pixel limit before decoding them", () => {
+    const png = rgbPng(40, 30, () => [9, 9, 9]);
+    expectDecodeError(() => decodeImage(png, "image", { maxPixels: 1000 }), /40×30 = 1200 pixels, over the limit of 1000/);
+    expect(decodeImage(png, "image", { maxPixels: 1200 }).width).toBe(40);
+  });
+
+  it("expands 8-bit RGB, RGBA, gray and gray+alpha PNGs to RGBA", () => {
+    const rgb = decodeImage(encodePng({ width: 2, height: 1, data: Uint8Array.of(1, 2, 3, 4, 5, 6), channels: 3, depth: 8 }), "i");
+    expect([...rgb.rgba]).toEqual([1, 2, 3, 255, 4, 5, 6, 255]);
+    const rgba = decodeImage(encodePng({ width: 1, height: 1, data: Uint8Array.of(9, 8, 7, 6), channels: 4, depth: 8 }), "i");
+    expect([...rgba.rgba]).toEqual([9, 8, 7, 6]);
+    const gray = decodeImage(encodePng({ width: 2, height: 1, data: Uint8Array.of(0, 200), channels: 1, depth: 8 }), "i");
+    expect([...gray.rgba]).toEqual([0, 0, 0, 255, 200, 200, 200, 255]);
+    const ga = decodeImage(encodePng({ width: 1, height: 1, data: Uint8Array.of(50, 128), channels: 2, depth: 8 }), "i");
+    expect([...ga.rgba]).toEqual([50, 50, 50, 128]);
+  });
+
+  it("reduces 16-bit PNGs to 8 bits per channel", () => {
+    const png = encodePng({ width: 2, height: 1, data: Uint16Array.of(65535, 0, 257 * 100, 65535, 32896, 0), channels: 3, depth: 16 });
+    expect([...decodeImage(png, "i").rgba]).toEqual([255, 0, 100, 255, 255, 128, 0, 255]);
+  });
+
+  it("expands palette PNGs, including packed 4-bit indices and palette alpha", () => {
+    const palette = [
+      [10, 20, 30],
+      [40, 50, 60],
+      [70, 80, 90],
+    ];
+    // 3×1 pixels at 4 bits: indices 2, 0, 1 → bytes 0x20, 0x10.
+    const png = encodePng({ width: 3, height: 1, data: Uint8Array.of(0x20, 0x10), channels: 1, depth: 4, palette });
+    expect([...decodeImage(png, "i").rgba]).toEqual([70, 80, 90, 255, 10, 20, 30, 255, 40, 50, 60, 255]);
+    const withAlpha = encodePng({ width: 1, height: 1, data: Uint8Array.of(0), channels: 1, depth: 8, palette: [[1, 2, 3, 4]] });
+    expect([...decodeImage(withAlpha, "i").rgba]).toEqual([1, 2, 3, 4]);
+  });
+});
+
+describe("decodePanoptic / encodePanoptic", () => {
+  it("round-trips an id map exactly, including ids ≥ 65536 and the largest 24-bit id", () => {
+    const width = 37;
+    const height = 11;
+    const ids = new Uint32Array(width * height);
+    for (let i = 0; i < ids.length; i++) ids[i] = i % 5 === 0 ? 0 : (i * 2_654_435_761) % 0x1000000;
+    ids[1] = 65_536;
+    ids[2] = 0xffffff;
+    ids[3] = 3_937_500;
+    const png = encodePanoptic({ width, height, ids });
+    expect(sniffFormat(png)).toBe("png");
+    const back = decodePanoptic(png);
+    expect(back.width).toBe(width);
+    expect(back.height).toBe(height);
+    expect(back.ids).toEqual(ids);
+  });
+
+  it("refuses ids that do not fit in 24-bit RGB", () => {
+    expect(() => encodePanoptic({ width: 1, height: 1, ids: Uint32Array.of(0x1000000) })).toThrow(RangeError);
+  });
+
+  it("ignores alpha in RGBA maps and maps palette indices through the palette", () => {
+    const rgba = encodePng({ width: 2, height: 1, data: Uint8Array.of(1, 0, 0, 255, 0, 1, 1, 0), channels: 4, depth: 8 });
+    expect([...decodePanoptic(rgba).ids]).toEqual([1, 256 + 65536]);
+    const palette = [
+      [0, 0, 0],
+      [3, 2, 1],
+    ];
+    const indexed = encodePng({ width: 3, height: 1, data: Uint8Array.of(1, 0, 1), channels: 1, depth: 8, palette });
+    expect([...decodePanoptic(indexed).ids]).toEqual([3 + 2 * 256 + 65536, 0, 3 + 2 * 256 + 65536]);
+  });
+
+  it("rejects grayscale and 16-bit maps with a clear reason", () => {
+    const gray = encodePng({ width: 1, height: 1, data: Uint8Array.of(5), channels: 1, depth: 8 });
+    expectDecodeError(() => decodePanoptic(gray), /must be RGB, RGBA or palette, got grayscale/, "panoptic");
+    const deep = encodePng({ width: 1, height: 1, data: Uint16Array.of(1, 2, 3), channels: 3, depth: 16 });
+    expectDecodeError(() => decodePanoptic(deep, "segmentation"), /8 bits per channel, got 16-bit RGB/, "segmentation");
+  });
+
+  it("rejects non-images and truncated PNGs", () => {
+    expectDecodeError(() => decodePanoptic(new TextEncoder().encode("{}")), /not a JPEG or PNG/, "panoptic");
+    const png = encodePanoptic({ width: 8, height: 8, ids: new Uint32Array(64).fill(123_456) });
+    expectDecodeError(() => decodePanoptic(png.subarray(0, png.length - 16)), /truncated or corrupt PNG/, "panoptic");
+  });
+
+  it.skipIf(!sample)(`rejects a JPEG as panoptic map (must be lossless PNG)${skipped}`, () => {
+    expectDecodeError(() => decodePanoptic(sample!.file("images/000000142238.jpg")), /must be lossless PNG/, "panoptic");
+  });
+
+  it.skipIf(!sample)(`decodes the sample panoptic PNG${skipped}`, () => {
+    const map = decodePanoptic(sample!.file("panoptic/000000142238.png"));
+    expect([map.width, map.height, map.ids.length]).toEqual([640, 427, 640 * 427]);
+  });
+});
