@@ -102,7 +102,7 @@ export function decodePngChecked(bytes: Uint8Array, field: string): DecodedPng {
   try {
     return decodePngLib(bytes, { checkCrc: true });
   } catch (err) {
-    throw new ImageDecodeError(field, `truncated or corrupt PNG: ${describe(err)}`);
+    throw new ImageDecodeError(field, `truncated or corrupt PNG: ${errorText(err)}`);
   }
 }
 
@@ -191,8 +191,12 @@ function decodeJpegToRgba(bytes: Uint8Array, field: string, limits: DecodeLimits
       maxMemoryUsageInMB: Math.ceil((limits.maxPixels * 24) / 2 ** 20) + 16,
     });
   } catch (err) {
-    const msg = describe(err);
-    const reason = /limit exceeded|allocate/i.test(msg) ? `JPEG exceeds decoder limits: ${msg}` : `JPEG is corrupt: ${msg}`;
+    const msg = errorText(err);
+    const reason = /limit exceeded|allocate/i.test(msg)
+      ? `JPEG exceeds decoder limits: ${msg}`
+      : /unsupported|only single frame/i.test(msg)
+        ? `unsupported JPEG: ${msg}`
+        : `JPEG is corrupt: ${msg}`;
     throw new ImageDecodeError(field, reason);
   }
   return { format: "jpeg", width: decoded.width, height: decoded.height, rgba: decoded.data };
@@ -251,7 +255,7 @@ function readU32(bytes: Uint8Array, o: number): number {
   return ((bytes[o] << 24) | (bytes[o + 1] << 16) | (bytes[o + 2] << 8) | bytes[o + 3]) >>> 0;
 }
 
-function describe(err: unknown): string {
+function errorText(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   // fast-png wraps inflate failures as "Error while decompressing the data:" with the real cause.
   const cause = err.cause instanceof Error ? ` ${err.cause.message}` : "";
