@@ -60,4 +60,6 @@ export const ProjectSettingsSchema = z
   .openapi("ProjectSettings");
 
 export type ProjectSettings = z.output<typeof ProjectSettingsSchema>;
+export type RenderSettings = ProjectSettings["render"];
+export type VlmSettings = ProjectSettings["vlm"];
 export type ProjectSettingsInput = z.input<typeof ProjectSettingsSchema>;

@@ -90,3 +90,142 @@ export type ProjectRow = typeof projects.$inferSelect;
 export type CategoryRow = typeof categories.$inferSelect;
 export type ImageRow = typeof images.$inferSelect;
 export type SegmentRow = typeof segments.$inferSelect;
+
+/** A set-of-marks render, cached: bytes in R2 under `key`, mark numbers ↔ segment ids here. */
+export const renders = sqliteTable(
+  "renders",
+  {
+    key: text("key").primaryKey(),
+    imageId: text("image_id")
+      .notNull()
+      .references(() => images.id, { onDelete: "cascade" }),
+    version: integer("version").notNull(),
+    options: text("options", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    format: text("format", { enum: ["png", "jpeg"] }).notNull(),
+    width: integer("width").notNull(),
+    height: integer("height").notNull(),
+    bytes: integer("bytes").notNull(),
+    sha256: text("sha256").notNull(),
+    marks: text("marks", { mode: "json" }).$type<RenderMark[]>().notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [index("renders_image").on(t.imageId)],
+);
+
+export interface RenderMark {
+  number: number;
+  segmentId: number;
+  box: { x: number; y: number; w: number; h: number };
+  placement: string;
+}
+
+export type DraftStatus = "pending" | "ready" | "partial" | "failed";
+
+export interface DraftRegion {
+  segmentId: number;
+  mark: number;
+  text: string;
+}
+
+export interface DraftCaption {
+  text: string;
+  spans: { start: number; end: number; segment_ids: number[] }[];
+}
+
+export interface DraftProblems {
+  missingMarks?: number[];
+  unknownMarks?: string[];
+  errors?: string[];
+  reason?: string;
+}
+
+/**
+ * A VLM draft, keyed by a hash over everything that changes the answer. The row doubles as the
+ * single-flight lock: whoever inserts (or takes over an expired) pending row with its claim token
+ * is the only one calling the model for that key.
+ */
+export const drafts = sqliteTable(
+  "drafts",
+  {
+    key: text("key").primaryKey(),
+    imageId: text("image_id")
+      .notNull()
+      .references(() => images.id, { onDelete: "cascade" }),
+    round: integer("round").notNull(),
+    status: text("status").$type<DraftStatus>().notNull(),
+    provider: text("provider").notNull(),
+    model: text("model").notNull(),
+    promptId: text("prompt_id").notNull(),
+    promptVersion: integer("prompt_version").notNull(),
+    params: text("params", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    renderKey: text("render_key"),
+    regions: text("regions", { mode: "json" }).$type<DraftRegion[]>(),
+    caption: text("caption", { mode: "json" }).$type<DraftCaption>(),
+    problems: text("problems", { mode: "json" }).$type<DraftProblems>(),
+    claimToken: text("claim_token"),
+    leaseUntil: integer("lease_until"),
+    attempts: integer("attempts").notNull().default(0),
+    tokensIn: integer("tokens_in").notNull().default(0),
+    tokensOut: integer("tokens_out").notNull().default(0),
+    jobId: text("job_id"),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [index("drafts_image_round").on(t.imageId, t.round)],
+);
+
+/** Every model call, kept for cost and reliability reports. */
+export const vlmCalls = sqliteTable(
+  "vlm_calls",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    draftKey: text("draft_key").notNull(),
+    attempt: integer("attempt").notNull(),
+    provider: text("provider").notNull(),
+    model: text("model").notNull(),
+    outcome: text("outcome").notNull(),
+    httpStatus: integer("http_status"),
+    tokensIn: integer("tokens_in").notNull().default(0),
+    tokensOut: integer("tokens_out").notNull().default(0),
+    latencyMs: integer("latency_ms").notNull(),
+    error: text("error"),
+    at: integer("at").notNull(),
+  },
+  (t) => [index("vlm_calls_draft").on(t.draftKey)],
+);
+
+/** A batch pre-generation request; its counters move in the same batch as the drafts they count. */
+export const draftJobs = sqliteTable(
+  "draft_jobs",
+  {
+    id: text("id").primaryKey(),
+    projectId: text("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    round: integer("round").notNull(),
+    status: text("status", { enum: ["planning", "running", "done"] }).notNull(),
+    queued: integer("queued").notNull().default(0),
+    skipped: integer("skipped").notNull().default(0),
+    done: integer("done").notNull().default(0),
+    failed: integer("failed").notNull().default(0),
+    tokensIn: integer("tokens_in").notNull().default(0),
+    tokensOut: integer("tokens_out").notNull().default(0),
+    createdBy: text("created_by").notNull(),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [index("draft_jobs_project").on(t.projectId, t.id)],
+);
+
+/** Messages that exhausted their retries, for inspection and replay. */
+export const deadLetters = sqliteTable("dead_letters", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  queue: text("queue").notNull(),
+  body: text("body", { mode: "json" }).$type<unknown>().notNull(),
+  reason: text("reason").notNull(),
+  at: integer("at").notNull(),
+});
+
+export type RenderRow = typeof renders.$inferSelect;
+export type DraftRow = typeof drafts.$inferSelect;
+export type DraftJobRow = typeof draftJobs.$inferSelect;

@@ -1,6 +1,8 @@
 import { notFound, onError } from "./http/errors.ts";
 import { router } from "./http/router.ts";
 import { authenticate, corsFromEnv } from "./http/middleware.ts";
+import { draftJobRoutes } from "./routes/draft-jobs.ts";
+import { draftRoutes } from "./routes/drafts.ts";
 import { fileRoutes } from "./routes/files.ts";
 import { imageRoutes } from "./routes/images.ts";
 import { DOCS_HTML, metaRoutes } from "./routes/meta.ts";
@@ -31,7 +33,7 @@ export function buildApp() {
   app.use("*", corsFromEnv());
   app.use("/v1/*", authenticate);
 
-  for (const routes of [metaRoutes, projectRoutes, imageRoutes, fileRoutes]) app.route("/", routes);
+  for (const routes of [metaRoutes, projectRoutes, imageRoutes, fileRoutes, draftRoutes, draftJobRoutes]) app.route("/", routes);
 
   // Generated once per isolate, on first request, not per request.
   let document: string | undefined;

@@ -5,6 +5,15 @@
 export interface Env {
   DB: D1Database;
   BLOBS: R2Bucket;
+  /** Draft generation work; its consumer retries with backoff. */
+  DRAFT_QUEUE: Queue<DraftQueueMessage>;
+  /** Where draft messages go after their last attempt. */
+  DRAFT_DLQ: Queue<DeadDraftMessage>;
+  /** Workers AI, declared only in the production environment. */
+  AI?: { run(model: string, input: unknown): Promise<unknown> };
+  DRAFT_MAX_ATTEMPTS?: string;
+  DRAFT_RETRY_BASE_MS?: string;
+  DRAFT_CONCURRENCY?: string;
 
   /** HS256 key for self-issued tokens (≥ 32 bytes). */
   JWT_SECRET?: string;
@@ -23,6 +32,12 @@ export interface Env {
   CORS_ORIGINS?: string;
   MAX_UPLOAD_BYTES?: string;
 }
+
+export type DraftQueueMessage =
+  | { kind: "draft"; key: string; token: string; jobId: string | null }
+  | { kind: "plan"; jobId: string; projectId: string; round: 1; after: string | null };
+
+export type DeadDraftMessage = DraftQueueMessage & { reason: string };
 
 export interface Principal {
   subject: string;

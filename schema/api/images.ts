@@ -70,7 +70,13 @@ export const ImageSummarySchema = z
 export const ImageDetailSchema = ImageSummarySchema.extend({
   labelled_area: z.int(),
   segments: z.array(SegmentSchema),
-  files: z.object({ image: FileLink, panoptic: FileLink }),
+  files: z.object({
+    image: FileLink,
+    panoptic: FileLink,
+    som: z
+      .object({ url: z.string(), expires_at: z.iso.datetime() })
+      .openapi({ description: "The set-of-marks render under the project's render settings (rendered on first request, then cached)." }),
+  }),
 }).openapi("ImageDetail");
 
 export const ImageIdParam = z.object({
@@ -78,7 +84,7 @@ export const ImageIdParam = z.object({
 });
 
 export const FileKindParam = ImageIdParam.extend({
-  kind: z.enum(["image", "panoptic"]).openapi({ param: { name: "kind", in: "path" } }),
+  kind: z.enum(["image", "panoptic", "som"]).openapi({ param: { name: "kind", in: "path" } }),
 });
 
 export const SignedQuery = z.object({

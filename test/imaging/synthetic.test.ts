@@ -24,18 +24,18 @@ describe("synthesizeScene", () => {
     expect(synthesizeScene(43).image).not.toEqual(a.image);
   });
 
-  it("honours the requested size", () => {
+  it("honours the requested size", async () => {
     const scene = synthesizeScene(5, { width: 200, height: 120 });
-    const image = decodeImage(scene.image, "image");
+    const image = await decodeImage(scene.image, "image");
     const map = decodePanoptic(scene.panoptic);
     expect([image.width, image.height, map.width, map.height]).toEqual([200, 120, 200, 120]);
   });
 
   for (const seed of [1, 2, 3, 7, 2024]) {
-    it(`seed ${seed}: segments_info verifies against its own panoptic PNG`, () => {
+    it(`seed ${seed}: segments_info verifies against its own panoptic PNG`, async () => {
       const scene = synthesizeScene(seed);
       const map = decodePanoptic(scene.panoptic);
-      const image = decodeImage(scene.image, "image");
+      const image = await decodeImage(scene.image, "image");
       expect([image.width, image.height]).toEqual([map.width, map.height]);
 
       expect(checkSegmentsInfo(scene.segmentsInfo, measureSegments(map), knownCategories)).toEqual([]);

@@ -40,7 +40,7 @@ export async function ingestImage(db: Db, bucket: R2Bucket, input: IngestInput):
     }
   }
 
-  const { decoded, measured } = verify(input, await categoryIds(db, input.projectId));
+  const { decoded, measured } = await verify(input, await categoryIds(db, input.projectId));
 
   const id = newImageId();
   const now = Date.now();
@@ -103,10 +103,10 @@ async function categoryIds(db: Db, projectId: string): Promise<Set<number>> {
   return new Set((await listCategories(db, projectId)).map((c) => c.categoryId));
 }
 
-function verify(input: IngestInput, known: ReadonlySet<number>) {
+async function verify(input: IngestInput, known: ReadonlySet<number>) {
   let decoded, panoptic;
   try {
-    decoded = decodeImage(input.image, "image");
+    decoded = await decodeImage(input.image, "image");
     panoptic = decodePanoptic(input.panoptic, "panoptic");
   } catch (err) {
     if (err instanceof ImageDecodeError) {

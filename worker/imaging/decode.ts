@@ -3,10 +3,12 @@
  *
  * Pure: runs unchanged in workerd and in plain Node. Every failure surfaces as an ImageDecodeError
  * naming the request field, so routes can turn it into a 4xx without knowing which library failed.
+ * PNG goes through fast-png; JPEG through mozjpeg (jpeg.ts), whose WebAssembly modules the host
+ * installs first — if it has not, decoding a JPEG throws a plain Error (a server fault, not a 4xx).
  */
 import { decode as decodePngLib } from "fast-png";
 import type { DecodedPng } from "fast-png";
-import { decode as decodeJpegLib } from "jpeg-js";
+import { decodeJpeg, JpegCodecError } from "./jpeg.ts";
 
 export type ImageFormat = "jpeg" | "png";
 
@@ -71,9 +73,10 @@ export function readImageSize(bytes: Uint8Array): ImageSize | null {
 
 /**
  * Decodes a JPEG or PNG to RGBA. 16-bit PNGs are reduced to 8 bits per channel; low-bit-depth
- * grayscale and palette PNGs are expanded.
+ * grayscale and palette PNGs are expanded. JPEGs decode as stored (EXIF orientation is not applied,
+ * matching how COCO annotations address pixels).
  */
-export function decodeImage(bytes: Uint8Array, field: string, limits: DecodeLimits = DEFAULT_LIMITS): DecodedImage {
+export async function decodeImage(bytes: Uint8Array, field: string, limits: DecodeLimits = DEFAULT_LIMITS): Promise<DecodedImage> {
   const format = sniffFormat(bytes);
   if (format === null) {
     throw new ImageDecodeError(field, bytes.length === 0 ? "empty file" : "not a JPEG or PNG file (unrecognised signature)");
@@ -86,7 +89,7 @@ export function decodeImage(bytes: Uint8Array, field: string, limits: DecodeLimi
     );
   }
   checkPixelLimit(field, size.width, size.height, limits);
-  return format === "png" ? decodePngToRgba(bytes, field) : decodeJpegToRgba(bytes, field, limits);
+  return format === "png" ? decodePngToRgba(bytes, field) : decodeJpegToRgba(bytes, field, size);
 }
 
 export function checkPixelLimit(field: string, width: number, height: number, limits: DecodeLimits): void {
@@ -173,33 +176,29 @@ export function unpackSamples(data: ArrayLike<number>, width: number, height: nu
   return out;
 }
 
-function decodeJpegToRgba(bytes: Uint8Array, field: string, limits: DecodeLimits): DecodedImage {
-  // jpeg-js reads zeros past the end of a truncated scan; it happens to throw afterwards when it
-  // finds no marker, but relying on that is fragile, so truncation is checked explicitly first.
+async function decodeJpegToRgba(bytes: Uint8Array, field: string, header: ImageSize): Promise<DecodedImage> {
+  // libjpeg pads a truncated scan with grey and only warns; the codec seam turns that warning into
+  // an error, but truncation is checked explicitly first so the reason says what happened.
   if (!hasEndOfImageAfterScan(bytes)) {
     throw new ImageDecodeError(field, "truncated JPEG: no end-of-image marker after the scan data");
   }
-  let decoded: { width: number; height: number; data: Uint8Array };
+  let decoded: { width: number; height: number; rgba: Uint8Array };
   try {
-    decoded = decodeJpegLib(bytes, {
-      useTArray: true, // Uint8Array instead of Buffer, which is not a given outside Node
-      formatAsRGBA: true,
-      tolerantDecoding: false,
-      maxResolutionInMP: limits.maxPixels / 1_000_000,
-      // jpeg-js keeps coefficient blocks (12 B/px for 3 components), component planes and the
-      // output alive at once: ~24 B/px covers that with room for subsampling padding.
-      maxMemoryUsageInMB: Math.ceil((limits.maxPixels * 24) / 2 ** 20) + 16,
-    });
+    decoded = await decodeJpeg(bytes);
   } catch (err) {
-    const msg = errorText(err);
-    const reason = /limit exceeded|allocate/i.test(msg)
-      ? `JPEG exceeds decoder limits: ${msg}`
-      : /unsupported|only single frame/i.test(msg)
-        ? `unsupported JPEG: ${msg}`
-        : `JPEG is corrupt: ${msg}`;
+    if (!(err instanceof JpegCodecError)) throw err;
+    const reason =
+      err.kind === "limits"
+        ? `JPEG exceeds decoder limits: ${err.detail}`
+        : err.kind === "unsupported"
+          ? `unsupported JPEG: ${err.detail}`
+          : `JPEG is corrupt: ${err.detail}`;
     throw new ImageDecodeError(field, reason);
   }
-  return { format: "jpeg", width: decoded.width, height: decoded.height, rgba: decoded.data };
+  if (decoded.width !== header.width || decoded.height !== header.height) {
+    throw new ImageDecodeError(field, `JPEG is corrupt: the frame header says ${header.width}×${header.height} but ${decoded.width}×${decoded.height} pixels were decoded`);
+  }
+  return { format: "jpeg", width: decoded.width, height: decoded.height, rgba: decoded.rgba };
 }
 
 /**

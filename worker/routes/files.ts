@@ -9,6 +9,8 @@ import { problems } from "../http/problem.ts";
 import { getBlob } from "../store/blobs.ts";
 import { dbOf } from "../store/db.ts";
 import { getImage } from "../store/images.ts";
+import { getProject } from "../store/projects.ts";
+import { ensureRender } from "../flows/render.ts";
 import { ANY_ROLE, projectFor } from "./guards.ts";
 import { signingSecret } from "./images.ts";
 
@@ -19,10 +21,11 @@ const getFile = createRoute({
   path: "/v1/images/{imageId}/files/{kind}",
   tags: ["Images"],
   security: [{ bearer: [] }],
-  summary: "Download an image's bytes (the image or its panoptic PNG)",
+  summary: "Download an image's bytes: the image, its panoptic PNG, or its set-of-marks render",
   description:
     "With a bearer token, or without one through the short-lived signed URL given in the image's `files` (for <img> tags). " +
-    "The ETag is the content's sha256; If-None-Match answers 304.",
+    "The ETag is the content's sha256; If-None-Match answers 304. `som` is rendered under the project's render settings on " +
+    "first request and served from the R2 cache after that.",
   request: { params: FileKindParam, query: SignedQuery },
   responses: {
     200: { description: "The bytes", content: { "image/jpeg": { schema: z.any() }, "image/png": { schema: z.any() } } },
@@ -42,7 +45,20 @@ fileRoutes.openapi(getFile, async (c) => {
   }
   const image = await getImage(db, imageId);
   if (!image) throw problems.notFound(`image "${imageId}"`);
-  if (sig === undefined || c.get("principal")) await projectFor(db, principal(c), image.projectId, ANY_ROLE, "read images");
+  const project =
+    sig === undefined || c.get("principal")
+      ? await projectFor(db, principal(c), image.projectId, ANY_ROLE, "read images")
+      : await getProject(db, image.projectId);
+  if (!project) throw problems.notFound(`image "${imageId}"`);
+
+  if (kind === "som") {
+    const render = await ensureRender(db, c.env.BLOBS, image, project.settings.render);
+    const etag = `"${render.row.sha256}"`;
+    const headers = { ETag: etag, "Cache-Control": "private, max-age=300" };
+    if (c.req.header("if-none-match")?.split(",").some((t) => t.trim() === etag)) return c.body(null, 304, headers);
+    const type = render.row.format === "png" ? "image/png" : "image/jpeg";
+    return c.body(render.bytes as Uint8Array<ArrayBuffer>, 200, { ...headers, "Content-Type": type, "X-Render-Key": render.row.key });
+  }
 
   const sha = kind === "image" ? image.imageSha256 : image.panopticSha256;
   const etag = `"${sha}"`;

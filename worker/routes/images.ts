@@ -127,18 +127,28 @@ export function signingSecret(env: Env): string {
   return secret;
 }
 
-async function fileLink(env: Env, image: ImageRow, kind: "image" | "panoptic") {
-  const ttl = Number(env.SIGNED_URL_TTL_SECONDS ?? 300);
-  const expires = Math.floor(Date.now() / 1000) + ttl;
+async function signedLink(env: Env, image: ImageRow, kind: "image" | "panoptic" | "som") {
+  const expires = Math.floor(Date.now() / 1000) + Number(env.SIGNED_URL_TTL_SECONDS ?? 300);
   return {
     url: await signPath(signingSecret(env), `/v1/images/${image.id}/files/${kind}`, expires),
     expires_at: new Date(expires * 1000).toISOString(),
+  };
+}
+
+async function fileLink(env: Env, image: ImageRow, kind: "image" | "panoptic") {
+  return {
+    ...(await signedLink(env, image, kind)),
     sha256: kind === "image" ? image.imageSha256 : image.panopticSha256,
     bytes: kind === "image" ? image.imageBytes : image.panopticBytes,
   };
 }
 
 async function imageDetail(env: Env, db: ReturnType<typeof dbOf>, image: ImageRow): Promise<z.input<typeof ImageDetailSchema>> {
-  const [segs, image_, panoptic] = await Promise.all([listSegments(db, image), fileLink(env, image, "image"), fileLink(env, image, "panoptic")]);
-  return { ...imageSummaryJson(image), labelled_area: image.labelledArea, segments: segs.map(segmentJson), files: { image: image_, panoptic } };
+  const [segs, image_, panoptic, som] = await Promise.all([
+    listSegments(db, image),
+    fileLink(env, image, "image"),
+    fileLink(env, image, "panoptic"),
+    signedLink(env, image, "som"),
+  ]);
+  return { ...imageSummaryJson(image), labelled_area: image.labelledArea, segments: segs.map(segmentJson), files: { image: image_, panoptic, som } };
 }
