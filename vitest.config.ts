@@ -5,6 +5,7 @@ import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { startMockVlm } from "./scripts/mock-vlm.ts";
 
 const root = import.meta.dirname;
 
@@ -56,6 +57,8 @@ async function serveJwks(jwks: string): Promise<string> {
 export default defineConfig(async () => {
   const idp = identityProviderKeys();
   const jwksUrl = await serveJwks(idp.jwks);
+  // An OpenAI-compatible mock VLM on loopback (unref'd); test files isolate themselves by tenant.
+  const mockVlm = await startMockVlm();
   const migrations = await readD1Migrations(join(root, "migrations"));
   return {
     test: {
@@ -71,9 +74,13 @@ export default defineConfig(async () => {
                   JWT_SECRET: "test-secret-at-least-32-bytes-long-0123456789",
                   URL_SIGNING_SECRET: "test-url-signing-secret-0123456789abcdef",
                   MAX_UPLOAD_BYTES: "2097152",
+                  // Fast retries so the retry and dead-letter paths run in seconds.
+                  DRAFT_RETRY_BASE_MS: "200",
+                  DRAFT_MAX_ATTEMPTS: "3",
                   JWT_JWKS: idp.jwks,
                   TEST_IDP_PRIVATE_JWKS: idp.privateJwks,
                   TEST_JWKS_URL: jwksUrl,
+                  MOCK_VLM_URL: mockVlm.url,
                 },
               },
             }),

@@ -1,19 +1,34 @@
 /**
  * Ingestion benchmark on the COCO-panoptic sample image 000000142238 (640×427, 18 segments).
  *
- *   node scripts/bench-ingest.ts [--warmup=10] [--iterations=100]
+ *   node scripts/bench-ingest.ts [--warmup=10] [--iterations=100] [--upload-warmup=10] [--uploads=60] [--no-worker]
  *
  * Section 1 times the pure part of ingesting one image, in-process: decode the JPEG, decode the
- * panoptic PNG, check their sizes agree, measure the segments and check segments_info. The sample
- * is read from ../shared/data/coco-panoptic-sample (or GROUNDWORK_SAMPLE_DIR).
+ * panoptic PNG, check their sizes agree, measure the segments and check segments_info. It also times
+ * a JPEG encode of the decoded pixels, which set-of-marks rendering needs (not part of ingestion).
+ *
+ * Section 2 times whole uploads through the Worker: `wrangler dev` on a free loopback port with a
+ * fresh temporary state folder, a lead token, a project, then sequential multipart uploads of the
+ * sample, each with different bytes (a COM segment after SOI) so none is answered as a re-upload.
+ * Latency is what the client observes. The server is stopped and its state folder deleted after.
+ *
+ * The sample is read from ../shared/data/coco-panoptic-sample (or GROUNDWORK_SAMPLE_DIR).
  */
-import { existsSync, readFileSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { checkSegmentsInfo } from "../worker/domain/segments-check.ts";
 import type { SegmentInfo } from "../worker/domain/segments-check.ts";
 import { decodeImage } from "../worker/imaging/decode.ts";
+import { encodeJpeg } from "../worker/imaging/jpeg.ts";
 import { decodePanoptic } from "../worker/imaging/panoptic.ts";
 import { measureSegments } from "../worker/imaging/segments.ts";
+import { ensureDevVars } from "./lib/dev-vars.ts";
+import { installNodeJpegCodec } from "./lib/jpeg-node.ts";
+import { applyLocalMigrations, startDevServer, waitForHealthy } from "./lib/wrangler.ts";
+import { devToken } from "./token.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const IMAGE = "000000142238";
@@ -37,6 +52,14 @@ export interface PureBenchResult {
   iterations: number;
   total: Summary;
   stages: Record<PureStage, Summary>;
+  /** encodeJpeg of the decoded sample at quality 85 (set-of-marks output), outside the total. */
+  encodeJpeg: Summary & { bytes: number };
+}
+
+export interface WorkerBenchResult {
+  uploads: number;
+  requestBytes: number;
+  latency: Summary;
 }
 
 const STAGES = ["decodeImage", "decodePanoptic", "sizeCheck", "measureSegments", "checkSegmentsInfo"] as const;
@@ -66,9 +89,9 @@ export function loadSample(dir = sampleDir()): BenchSample {
 }
 
 /** One pass of the pure ingestion path, returning each stage's duration in ms. */
-function ingestOnce(s: BenchSample): Record<PureStage, number> & { width: number; height: number } {
+async function ingestOnce(s: BenchSample): Promise<Record<PureStage, number> & { width: number; height: number }> {
   const t0 = performance.now();
-  const image = decodeImage(s.jpeg, "image");
+  const image = await decodeImage(s.jpeg, "image");
   const t1 = performance.now();
   const map = decodePanoptic(s.png, "panoptic");
   const t2 = performance.now();
@@ -92,20 +115,31 @@ function ingestOnce(s: BenchSample): Record<PureStage, number> & { width: number
   };
 }
 
-export function benchPure(s: BenchSample, warmup = 10, iterations = 100): PureBenchResult {
-  for (let i = 0; i < warmup; i++) ingestOnce(s);
+export async function benchPure(s: BenchSample, warmup = 10, iterations = 100): Promise<PureBenchResult> {
+  await installNodeJpegCodec();
+  for (let i = 0; i < warmup; i++) await ingestOnce(s);
   const totals: number[] = [];
   const perStage = Object.fromEntries(STAGES.map((k) => [k, [] as number[]])) as Record<PureStage, number[]>;
   let size = { width: 0, height: 0 };
   for (let i = 0; i < iterations; i++) {
     const t = performance.now();
-    const r = ingestOnce(s);
+    const r = await ingestOnce(s);
     totals.push(performance.now() - t);
     for (const k of STAGES) perStage[k].push(r[k]);
     size = { width: r.width, height: r.height };
   }
   const stages = Object.fromEntries(STAGES.map((k) => [k, summarize(perStage[k])])) as Record<PureStage, Summary>;
-  return { ...size, iterations, total: summarize(totals), stages };
+
+  const pixels = await decodeImage(s.jpeg, "image");
+  const encodeTimes: number[] = [];
+  let bytes = 0;
+  const encodeRuns = Math.max(5, Math.ceil(iterations / 4));
+  for (let i = 0; i < warmup + encodeRuns; i++) {
+    const t = performance.now();
+    bytes = (await encodeJpeg(pixels.rgba, pixels.width, pixels.height, 85)).byteLength;
+    if (i >= warmup) encodeTimes.push(performance.now() - t);
+  }
+  return { ...size, iterations, total: summarize(totals), stages, encodeJpeg: { ...summarize(encodeTimes), bytes } };
 }
 
 export function summarize(samples: number[]): Summary {
@@ -115,7 +149,7 @@ export function summarize(samples: number[]): Summary {
 }
 
 export function pureLine(r: PureBenchResult): string {
-  return `pure ingest ${r.width}x${r.height}: median ${r.total.median.toFixed(2)} ms, p95 ${r.total.p95.toFixed(2)} ms`;
+  return `pure ingest ${r.width}x${r.height} (Node): median ${r.total.median.toFixed(2)} ms, p95 ${r.total.p95.toFixed(2)} ms`;
 }
 
 export function printPure(r: PureBenchResult): void {
@@ -124,6 +158,105 @@ export function printPure(r: PureBenchResult): void {
     console.log(`  ${k.padEnd(18)} median ${r.stages[k].median.toFixed(2).padStart(7)} ms   p95 ${r.stages[k].p95.toFixed(2).padStart(7)} ms`);
   }
   console.log(pureLine(r));
+  const e = r.encodeJpeg;
+  console.log(`  (not ingestion) encodeJpeg q85 ${r.width}x${r.height}: median ${e.median.toFixed(2)} ms, p95 ${e.p95.toFixed(2)} ms, ${e.bytes} bytes`);
+}
+
+/**
+ * The sample JPEG with a COM segment right after SOI: still a valid JPEG with the same pixels, but
+ * other bytes (and so another sha256) for every n.
+ */
+export function uniqueJpeg(jpeg: Uint8Array, n: number): Uint8Array {
+  const text = new TextEncoder().encode(`bench-${n}-${process.pid}`);
+  const segment = new Uint8Array(4 + text.length);
+  segment.set([0xff, 0xfe, (text.length + 2) >> 8, (text.length + 2) & 0xff]);
+  segment.set(text, 4);
+  const out = new Uint8Array(jpeg.length + segment.length);
+  out.set(jpeg.subarray(0, 2));
+  out.set(segment, 2);
+  out.set(jpeg.subarray(2), 2 + segment.length);
+  return out;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const srv = createServer();
+    srv.once("error", fail);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => ok(port));
+    });
+  });
+}
+
+async function stopServer(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((ok) => child.once("exit", () => ok()));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+export async function benchWorker(s: BenchSample, warmup = 10, uploads = 60): Promise<WorkerBenchResult> {
+  ensureDevVars();
+  const stateDir = mkdtempSync(join(tmpdir(), "groundwork-bench-"));
+  let server: ChildProcess | undefined;
+  let serverLog = "";
+  try {
+    applyLocalMigrations(stateDir, true);
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    server = startDevServer(port, stateDir, true);
+    // Drain wrangler's stderr (a full pipe would stall it) and keep the tail for error reports.
+    server.stderr?.on("data", (d: Buffer) => (serverLog = (serverLog + d.toString()).slice(-4000)));
+    await waitForHealthy(base, server);
+
+    const token = await devToken("lead", ["*"], "bench");
+    const auth = { authorization: `Bearer ${token}` };
+    const created = await fetch(`${base}/v1/projects`, {
+      method: "POST",
+      headers: { ...auth, "content-type": "application/json" },
+      body: JSON.stringify({ id: "bench", name: "bench" }),
+    });
+    if (created.status !== 201) throw new Error(`creating the bench project answered ${created.status}: ${await created.text()}`);
+
+    const segmentsInfo = JSON.stringify(s.segmentsInfo);
+    let requestBytes = 0;
+    const upload = async (n: number): Promise<number> => {
+      const jpeg = uniqueJpeg(s.jpeg, n);
+      requestBytes = jpeg.length + s.png.length + segmentsInfo.length;
+      const form = new FormData();
+      form.set("image", new Blob([jpeg], { type: "image/jpeg" }), `${IMAGE}.jpg`);
+      form.set("panoptic", new Blob([s.png], { type: "image/png" }), `${IMAGE}.png`);
+      form.set("segments_info", segmentsInfo);
+      const t = performance.now();
+      const res = await fetch(`${base}/v1/projects/bench/images`, { method: "POST", headers: auth, body: form });
+      const body = await res.text();
+      const ms = performance.now() - t;
+      if (res.status !== 201) throw new Error(`upload ${n} answered ${res.status}, expected 201: ${body.slice(0, 500)}`);
+      return ms;
+    };
+    for (let i = 0; i < warmup; i++) await upload(i);
+    const times: number[] = [];
+    for (let i = 0; i < uploads; i++) times.push(await upload(warmup + i));
+    return { uploads, requestBytes, latency: summarize(times) };
+  } catch (err) {
+    if (serverLog) console.error(`wrangler dev output (tail):\n${serverLog}`);
+    throw err;
+  } finally {
+    if (server) await stopServer(server);
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+}
+
+export function workerLine(r: WorkerBenchResult): string {
+  return `through the Worker (wrangler dev, loopback): median ${r.latency.median.toFixed(2)} ms, p95 ${r.latency.p95.toFixed(2)} ms per upload`;
+}
+
+export function printWorker(r: WorkerBenchResult): void {
+  console.log(`\n== Through the Worker (${IMAGE}, ${r.uploads} sequential uploads of ${(r.requestBytes / 1024).toFixed(0)} KiB, each 201) ==`);
+  console.log(workerLine(r));
 }
 
 function intArg(name: string, fallback: number): number {
@@ -135,7 +268,14 @@ function intArg(name: string, fallback: number): number {
 
 async function main(): Promise<void> {
   const sample = loadSample();
-  printPure(benchPure(sample, intArg("warmup", 10), Math.max(1, intArg("iterations", 100))));
+  const pure = await benchPure(sample, intArg("warmup", 10), Math.max(1, intArg("iterations", 100)));
+  printPure(pure);
+  const worker = process.argv.includes("--no-worker")
+    ? null
+    : await benchWorker(sample, intArg("upload-warmup", 10), Math.max(1, intArg("uploads", 60)));
+  if (worker) printWorker(worker);
+  console.log(`\n${pureLine(pure)}`);
+  if (worker) console.log(workerLine(worker));
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === import.meta.filename) {

@@ -1,10 +1,13 @@
 /**
  * `npm start`: local secrets, local D1 migrations, `wrangler dev` on 127.0.0.1, the demo seeded
  * through the API, and the tokens and docs URL printed. Runs until interrupted.
- * PORT (default 8787) and GROUNDWORK_STATE_DIR (default .wrangler/state) may be set.
+ * PORT (default 8787) and GROUNDWORK_STATE_DIR (default .wrangler/state) may be set. A mock
+ * OpenAI-compatible VLM runs on PORT+1 and the demo project drafts through it, unless
+ * GROUNDWORK_MOCK_VLM=0 (then the demo uses the offline template provider).
  */
 import { ensureDevVars } from "./lib/dev-vars.ts";
 import { applyLocalMigrations, startDevServer, waitForHealthy } from "./lib/wrangler.ts";
+import { startMockVlm } from "./mock-vlm.ts";
 import { DEMO_PROJECT, seedDemo } from "./seed.ts";
 import { devToken } from "./token.ts";
 
@@ -13,22 +16,27 @@ const stateDir = process.env.GROUNDWORK_STATE_DIR || undefined;
 const base = `http://127.0.0.1:${port}`;
 
 ensureDevVars();
+const mockVlm = process.env.GROUNDWORK_MOCK_VLM === "0" ? null : await startMockVlm({ port: port + 1, host: "127.0.0.1", keepAlive: true });
 applyLocalMigrations(stateDir);
 const server = startDevServer(port, stateDir);
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.on(signal, () => {
     server.kill("SIGTERM");
+    void mockVlm?.close();
   });
 }
-server.on("exit", (code) => process.exit(code ?? 0));
+server.on("exit", async (code) => {
+  await mockVlm?.close();
+  process.exit(code ?? 0);
+});
 
 try {
   await waitForHealthy(base, server);
   const lead = await devToken("lead", [DEMO_PROJECT], "demo-lead");
   const annotator = await devToken("annotator", [DEMO_PROJECT], "demo-annotator");
   const reviewer = await devToken("reviewer", [DEMO_PROJECT], "demo-reviewer");
-  const seeded = await seedDemo(base, lead);
+  const seeded = await seedDemo(base, lead, mockVlm?.url);
   console.log(
     [
       "",
@@ -36,6 +44,7 @@ try {
       `  API:        ${base}`,
       `  Docs:       ${base}/docs   (OpenAPI: ${base}/openapi.json)`,
       `  Demo:       project "${DEMO_PROJECT}" (${seeded.created} images created, ${seeded.present} already there)`,
+      `  Mock VLM:   ${mockVlm ? `${mockVlm.url} (OpenAI-compatible; the demo drafts through it)` : "off (GROUNDWORK_MOCK_VLM=0)"}`,
       `  LEAD_TOKEN=${lead}`,
       `  ANNOTATOR_TOKEN=${annotator}`,
       `  REVIEWER_TOKEN=${reviewer}`,

@@ -1,6 +1,8 @@
 import { buildApp } from "./app.ts";
-import type { Env } from "./env.ts";
+import type { DeadDraftMessage, DraftQueueMessage, Env } from "./env.ts";
 import { useBundledJpegCodec } from "./imaging/jpeg-wasm.worker.ts";
+import { consumeDeadLetters } from "./jobs/dead-letters.ts";
+import { consumeDraftBatch } from "./jobs/draft-queue.ts";
 
 // The mozjpeg modules bundled with the Worker; instantiated on the first JPEG decode or encode.
 useBundledJpegCodec();
@@ -9,4 +11,8 @@ const app = buildApp();
 
 export default {
   fetch: app.fetch,
-} satisfies ExportedHandler<Env>;
+  async queue(batch, env, _ctx) {
+    if (batch.queue.endsWith("-dlq")) await consumeDeadLetters(batch as MessageBatch<DeadDraftMessage>, env);
+    else await consumeDraftBatch(batch as MessageBatch<DraftQueueMessage>, env);
+  },
+} satisfies ExportedHandler<Env, DraftQueueMessage | DeadDraftMessage>;

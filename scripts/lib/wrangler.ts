@@ -13,11 +13,11 @@ export function persistArgs(stateDir: string | undefined): string[] {
   return stateDir ? ["--persist-to", stateDir] : [];
 }
 
-export function applyLocalMigrations(stateDir?: string): void {
+export function applyLocalMigrations(stateDir?: string, quiet = false): void {
   const r = spawnSync(process.execPath, [WRANGLER, "d1", "migrations", "apply", "DB", "--local", ...persistArgs(stateDir)], {
     cwd: ROOT,
     env: wranglerEnv({ CI: "true" }),
-    stdio: ["ignore", "inherit", "inherit"],
+    stdio: ["ignore", quiet ? "ignore" : "inherit", "inherit"],
   });
   if (r.status !== 0) throw new Error(`applying D1 migrations failed (exit ${r.status})`);
 }

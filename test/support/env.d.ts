@@ -11,6 +11,8 @@ declare global {
       JWT_JWKS: string;
       TEST_IDP_PRIVATE_JWKS: string;
       TEST_JWKS_URL: string;
+      /** Base URL (ending in /v1, tenant "default") of the mock VLM started by vitest.config.ts. */
+      MOCK_VLM_URL: string;
     }
   }
 }

@@ -104,27 +104,31 @@ export function jpegCodecInstalled(): boolean {
 
 /** Decodes a baseline or progressive JPEG to RGBA, ignoring EXIF orientation (pixels as stored). */
 export async function decodeJpeg(bytes: Uint8Array): Promise<RgbaImage> {
-  const image = await run(installed().decoder, bytes.length, [bytes, { preserveOrientation: false }], (r) => r.width * r.height * 4);
+  const image = await run(installed().decoder, bytes.length, [bytes, { preserveOrientation: false }], (r) => r.width * r.height * 4, true);
   const { width, height, data } = image;
   if (!data || data.length !== width * height * 4) throw new JpegCodecError("corrupt", "the decoder returned no pixels");
   return { width, height, rgba: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
 }
 
-/** Encodes RGBA pixels (alpha is ignored) as a baseline JPEG of the given quality (1–100). */
+/** Encodes RGBA pixels (alpha is ignored) as a JPEG of the given quality (1–100): baseline unless progressive. */
 export async function encodeJpeg(rgba: Uint8Array, width: number, height: number, quality = 85, options: JpegEncodeOptions = {}): Promise<Uint8Array> {
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1 || width > 65_500 || height > 65_500) {
     throw new RangeError(`cannot encode a ${width}×${height} JPEG`);
   }
   if (rgba.length !== width * height * 4) throw new RangeError(`rgba has ${rgba.length} bytes, expected ${width}×${height}×4`);
   if (!(quality >= 1 && quality <= 100)) throw new RangeError(`JPEG quality must be 1–100, got ${quality}`);
+  const progressive = options.progressive ?? false;
   const settings = {
     quality: Math.round(quality),
-    progressive: options.progressive ?? false,
+    progressive,
+    // Quantisation tables limited to 8-bit values, which every decoder reads (jsquash ties this
+    // to sequential scans, so it is only on when progressive is off).
+    baseline: !progressive,
     optimize_coding: options.optimizeCoding ?? true,
     auto_subsample: options.subsampleChroma ?? true,
     chroma_subsample: 1, // used when auto_subsample is off: 1×1, i.e. 4:4:4
   };
-  const out = await run(installed().encoder, rgba.length, [{ data: rgba, width, height }, settings], (r) => r.byteLength);
+  const out = await run(installed().encoder, rgba.length, [{ data: rgba, width, height }, settings], (r) => r.byteLength, false);
   return new Uint8Array(out);
 }
 
@@ -156,7 +160,17 @@ function codec<A extends unknown[], R>(init: InitFn, module: WebAssembly.Module,
   return c;
 }
 
-async function run<A extends unknown[], R>(c: Codec<A, R>, inputBytes: number, args: A, outputBytes: (r: R) => number): Promise<R> {
+/**
+ * One codec call, in turn. Decoder warnings mean damaged data and fail the call; encoder warnings
+ * (e.g. about quantisation tables) do not concern the pixels handed in and are dropped.
+ */
+async function run<A extends unknown[], R>(
+  c: Codec<A, R>,
+  inputBytes: number,
+  args: A,
+  outputBytes: (r: R) => number,
+  warningsFail: boolean,
+): Promise<R> {
   const turn = c.queue.then(async () => {
     if (!c.ready) c.init();
     c.lines = [];
@@ -170,7 +184,7 @@ async function run<A extends unknown[], R>(c: Codec<A, R>, inputBytes: number, a
       throw classify(c.lines, err);
     }
     if (inputBytes + outputBytes(result) > RELEASE_AFTER_BYTES) c.ready = false;
-    const warnings = c.lines.filter((line) => !BENIGN_WARNING.test(line));
+    const warnings = warningsFail ? c.lines.filter((line) => !BENIGN_WARNING.test(line)) : [];
     if (warnings.length > 0) throw new JpegCodecError("corrupt", warnings.join("; "));
     return result;
   });
@@ -178,8 +192,12 @@ async function run<A extends unknown[], R>(c: Codec<A, R>, inputBytes: number, a
   return turn;
 }
 
-/** libjpeg warnings about metadata only; the pixels are intact. */
-const BENIGN_WARNING = /unknown JFIF revision|Adobe color transform|bad ICC marker/i;
+/**
+ * libjpeg warnings that leave the pixels intact: about metadata, or about junk between the last
+ * scan's data and EOI (written by some encoders; every block was decoded by then, and jpeg-js,
+ * used before, accepted it too).
+ */
+const BENIGN_WARNING = /unknown JFIF revision|Adobe color transform|bad ICC marker|extraneous bytes before marker 0xd9/i;
 
 function classify(lines: string[], err: unknown): JpegCodecError {
   const thrown = err instanceof Error ? err.message : err && typeof err === "object" && "message" in err ? String(err.message) : String(err);
