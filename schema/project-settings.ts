@@ -54,6 +54,11 @@ export const ProjectSettingsSchema = z
   .strictObject({
     redundancy: Redundancy.prefault({}),
     leaseSeconds: z.int().min(60).max(86_400).default(1800).openapi({ description: "How long a claimed task stays leased without a heartbeat." }),
+    review: z
+      .strictObject({
+        required: z.boolean().default(true).openapi({ description: "Every submission gets a review task; when false, submissions are accepted as they arrive." }),
+      })
+      .prefault({}),
     vlm: Vlm.prefault({}),
     render: Render.prefault({}),
   })

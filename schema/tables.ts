@@ -229,3 +229,213 @@ export const deadLetters = sqliteTable("dead_letters", {
 export type RenderRow = typeof renders.$inferSelect;
 export type DraftRow = typeof drafts.$inferSelect;
 export type DraftJobRow = typeof draftJobs.$inferSelect;
+
+export type TaskKind = "edit" | "review";
+export type TaskStatus = "open" | "leased" | "submitted" | "accepted" | "rejected";
+
+/**
+ * One unit of work handed out by the lease engine: an edit slot of an image in a round, or the
+ * review of a submission. The claim is one UPDATE over the queue index; triggers (see the
+ * migration) record every state change in task_events and who has held which image.
+ */
+export const tasks = sqliteTable(
+  "tasks",
+  {
+    id: text("id").primaryKey(),
+    projectId: text("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    imageId: text("image_id")
+      .notNull()
+      .references(() => images.id, { onDelete: "cascade" }),
+    round: integer("round").notNull(),
+    kind: text("kind").$type<TaskKind>().notNull(),
+    slot: integer("slot").notNull(),
+    status: text("status").$type<TaskStatus>().notNull(),
+    /** Queue order, lower first (rework jumps ahead with a negative value). */
+    priority: integer("priority").notNull().default(0),
+    /** Review tasks: the submission under review, whose author may not review it. */
+    submissionId: text("submission_id"),
+    excludeSubject: text("exclude_subject").notNull().default(""),
+    /** Rework: the rejected submission this task starts from, and why it was rejected. */
+    reworkOf: text("rework_of"),
+    reworkReason: text("rework_reason"),
+    leaseOwner: text("lease_owner"),
+    leaseToken: text("lease_token"),
+    /** What the holder started from (set right after the claim): draft key and its source. */
+    startKey: text("start_key"),
+    startSource: text("start_source"),
+    leaseExpires: integer("lease_expires"),
+    leasedAt: integer("leased_at"),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [
+    index("tasks_queue").on(t.projectId, t.round, t.kind, t.status, t.priority, t.id),
+    index("tasks_expiry").on(t.status, t.leaseExpires),
+    index("tasks_image").on(t.imageId, t.round, t.kind),
+    index("tasks_owner").on(t.leaseOwner, t.status),
+  ],
+);
+
+/** Who has held an edit task of an image in a round: the claim refuses a second time. */
+export const imageWorkers = sqliteTable(
+  "image_workers",
+  {
+    imageId: text("image_id").notNull(),
+    round: integer("round").notNull(),
+    subject: text("subject").notNull(),
+    taskId: text("task_id").notNull(),
+    at: integer("at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.imageId, t.round, t.subject] })],
+);
+
+/** Append-only log of task state changes, written by trigger in the statement that changes the task. */
+export const taskEvents = sqliteTable(
+  "task_events",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    taskId: text("task_id").notNull(),
+    imageId: text("image_id").notNull(),
+    round: integer("round").notNull(),
+    kind: text("kind").notNull(),
+    fromStatus: text("from_status").notNull(),
+    toStatus: text("to_status").notNull(),
+    subject: text("subject"),
+    leaseExpires: integer("lease_expires"),
+    at: integer("at").notNull(),
+  },
+  (t) => [index("task_events_image").on(t.imageId, t.id)],
+);
+
+export interface SubmittedRegion {
+  segmentId: number;
+  action: "accepted" | "edited" | "rewritten" | "skipped";
+  text: string | null;
+  reason: string | null;
+  draftText: string;
+  distance: number;
+  draftWords: number;
+}
+
+export interface SubmissionEffort {
+  regions: number;
+  accepted: number;
+  edited: number;
+  rewritten: number;
+  skipped: number;
+  acceptedShare: number;
+  totalDistance: number;
+  totalDraftWords: number;
+  editRate: number;
+  changedShare: number;
+}
+
+/** A submission, kept whole and never changed; its fate is in reviews. */
+export const submissions = sqliteTable(
+  "submissions",
+  {
+    id: text("id").primaryKey(),
+    taskId: text("task_id").notNull(),
+    projectId: text("project_id").notNull(),
+    imageId: text("image_id").notNull(),
+    round: integer("round").notNull(),
+    subject: text("subject").notNull(),
+    leaseToken: text("lease_token").notNull(),
+    draftKey: text("draft_key"),
+    draftSource: text("draft_source").notNull(),
+    draftModel: text("draft_model"),
+    draftPrompt: text("draft_prompt"),
+    regions: text("regions", { mode: "json" }).$type<SubmittedRegion[]>().notNull(),
+    effort: text("effort", { mode: "json" }).$type<SubmissionEffort>().notNull(),
+    leasedAt: integer("leased_at").notNull(),
+    durationMs: integer("duration_ms").notNull(),
+    activeSeconds: integer("active_seconds"),
+    submittedAt: integer("submitted_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("submissions_task").on(t.taskId),
+    index("submissions_image").on(t.imageId, t.round),
+    index("submissions_subject").on(t.subject, t.id),
+  ],
+);
+
+export const reviews = sqliteTable(
+  "reviews",
+  {
+    id: text("id").primaryKey(),
+    submissionId: text("submission_id").notNull(),
+    taskId: text("task_id"),
+    imageId: text("image_id").notNull(),
+    subject: text("subject").notNull(),
+    decision: text("decision", { enum: ["accept", "reject"] }).notNull(),
+    reason: text("reason"),
+    at: integer("at").notNull(),
+  },
+  (t) => [uniqueIndex("reviews_submission").on(t.submissionId), index("reviews_image").on(t.imageId)],
+);
+
+/** A retried write returns its first answer: the key, who sent it, a hash of what was sent, the answer. */
+export const idempotency = sqliteTable(
+  "idempotency",
+  {
+    subject: text("subject").notNull(),
+    key: text("key").notNull(),
+    route: text("route").notNull(),
+    requestHash: text("request_hash").notNull(),
+    status: integer("status").notNull(),
+    response: text("response").notNull(),
+    at: integer("at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.subject, t.key] })],
+);
+
+/** An image's consolidated round: which submissions, and how much they agreed. */
+export const consolidations = sqliteTable(
+  "consolidations",
+  {
+    imageId: text("image_id").notNull(),
+    round: integer("round").notNull(),
+    submissionIds: text("submission_ids", { mode: "json" }).$type<string[]>().notNull(),
+    agreement: real("agreement"),
+    at: integer("at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.imageId, t.round] })],
+);
+
+/** The final text of each region after round 1, versioned; adjudication bumps the version. */
+export const regionTexts = sqliteTable(
+  "region_texts",
+  {
+    imageId: text("image_id").notNull(),
+    segmentId: integer("segment_id").notNull(),
+    text: text("text"),
+    source: text("source", { enum: ["consolidated", "adjudicated"] }).notNull(),
+    submissionId: text("submission_id"),
+    agreement: real("agreement"),
+    version: integer("version").notNull(),
+    updatedBy: text("updated_by").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.imageId, t.segmentId] })],
+);
+
+export const adjudications = sqliteTable(
+  "adjudications",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    imageId: text("image_id").notNull(),
+    segmentId: integer("segment_id").notNull(),
+    text: text("text"),
+    previousText: text("previous_text"),
+    reason: text("reason"),
+    subject: text("subject").notNull(),
+    at: integer("at").notNull(),
+  },
+  (t) => [index("adjudications_image").on(t.imageId, t.id)],
+);
+
+export type TaskRow = typeof tasks.$inferSelect;
+export type SubmissionRow = typeof submissions.$inferSelect;
+export type ReviewRow = typeof reviews.$inferSelect;

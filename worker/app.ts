@@ -4,6 +4,9 @@ import { authenticate, corsFromEnv } from "./http/middleware.ts";
 import { draftJobRoutes } from "./routes/draft-jobs.ts";
 import { draftRoutes } from "./routes/drafts.ts";
 import { fileRoutes } from "./routes/files.ts";
+import { historyRoutes } from "./routes/history.ts";
+import { reviewRoutes } from "./routes/reviews.ts";
+import { taskRoutes } from "./routes/tasks.ts";
 import { imageRoutes } from "./routes/images.ts";
 import { DOCS_HTML, metaRoutes } from "./routes/meta.ts";
 import { projectRoutes } from "./routes/projects.ts";
@@ -33,7 +36,7 @@ export function buildApp() {
   app.use("*", corsFromEnv());
   app.use("/v1/*", authenticate);
 
-  for (const routes of [metaRoutes, projectRoutes, imageRoutes, fileRoutes, draftRoutes, draftJobRoutes]) app.route("/", routes);
+  for (const routes of [metaRoutes, projectRoutes, imageRoutes, fileRoutes, draftRoutes, draftJobRoutes, taskRoutes, reviewRoutes, historyRoutes]) app.route("/", routes);
 
   // Generated once per isolate, on first request, not per request.
   let document: string | undefined;

@@ -1,6 +1,8 @@
 import type { ImageRow, SegmentRow } from "../../schema/tables.ts";
 import { checkSegmentsInfo, type SegmentInfo } from "../domain/segments-check.ts";
 import { newImageId } from "../domain/ids.ts";
+import { editSlots, type RedundancySettings } from "../domain/lease.ts";
+import { editTaskRows } from "../store/tasks.ts";
 import { decodeImage, ImageDecodeError } from "../imaging/decode.ts";
 import { decodePanoptic } from "../imaging/panoptic.ts";
 import { measureSegments } from "../imaging/segments.ts";
@@ -12,6 +14,7 @@ import { listCategories } from "../store/projects.ts";
 
 export interface IngestInput {
   projectId: string;
+  redundancy: RedundancySettings;
   image: Uint8Array;
   panoptic: Uint8Array;
   segmentsInfo: SegmentInfo[];
@@ -81,7 +84,7 @@ export async function ingestImage(db: Db, bucket: R2Bucket, input: IngestInput):
   await putBlob(bucket, imageSha, input.image, decoded.format === "png" ? "image/png" : "image/jpeg");
   await putBlob(bucket, panopticSha, input.panoptic, "image/png");
   try {
-    await insertImage(db, row, segmentRows);
+    await insertImage(db, row, segmentRows, editTaskRows(input.projectId, id, 1, editSlots(1, imageSha, input.redundancy), now));
   } catch (err) {
     // A concurrent upload of the same bytes won the race: answer as a re-upload would.
     if (!isUniqueViolation(err)) throw err;

@@ -2,12 +2,11 @@ import { createRoute } from "@hono/zod-openapi";
 import { problemResponses } from "../../schema/api/common.ts";
 import { DraftParams, DraftSchema, PendingSchema } from "../../schema/api/drafts.ts";
 import type { DraftRow } from "../../schema/tables.ts";
-import { attemptDraft, claim, draftClaimFor, templateFallback } from "../flows/draft.ts";
+import { currentDraft } from "../flows/current-draft.ts";
 import { principal } from "../http/middleware.ts";
 import { problems } from "../http/problem.ts";
 import { router } from "../http/router.ts";
 import { dbOf } from "../store/db.ts";
-import { getDraft } from "../store/drafts.ts";
 import { getImage } from "../store/images.ts";
 import type { DraftOutcome } from "../store/drafts.ts";
 import { ANY_ROLE, projectFor } from "./guards.ts";
@@ -39,27 +38,13 @@ draftRoutes.openapi(get, async (c) => {
   const image = await getImage(db, imageId);
   if (!image) throw problems.notFound(`image "${imageId}"`);
   const project = await projectFor(db, principal(c), image.projectId, ANY_ROLE, "read drafts");
-  if (round === 2) throw problems.conflict("round-2 drafts need the image's final round-1 region texts, which it does not have yet");
-
-  const spec = await draftClaimFor(image, project, 1);
-  let row = await getDraft(db, spec.key);
-  if (!row || (row.status === "pending" && (row.leaseUntil ?? 0) < Date.now())) {
-    const token = await claim(db, spec, false);
-    if (token) {
-      if (spec.provider === "template") {
-        await attemptDraft(c.env, db, spec.key, token, { final: true, retryBaseMs: 0 });
-      } else {
-        await c.env.DRAFT_QUEUE.send({ kind: "draft", key: spec.key, token, jobId: null });
-      }
-    }
-    row = await getDraft(db, spec.key);
-  }
-  if (!row || row.status === "pending") {
+  const draft = await currentDraft(c.env, db, image, project, round as 1 | 2);
+  if (draft.state === "unavailable") throw problems.conflict(draft.reason);
+  if (draft.state === "pending") {
     c.header("Retry-After", String(RETRY_AFTER_SECONDS));
-    return c.json({ image_id: image.id, round, key: spec.key, status: "pending" as const, retry_after_seconds: RETRY_AFTER_SECONDS }, 202);
+    return c.json({ image_id: image.id, round, key: draft.key, status: "pending" as const, retry_after_seconds: RETRY_AFTER_SECONDS }, 202);
   }
-  const fallback = row.status === "failed" ? await templateFallback(db, image, row) : null;
-  return c.json(draftJson(row, fallback), 200);
+  return c.json(draftJson(draft.row, draft.fallback), 200);
 });
 
 export function draftJson(row: DraftRow, fallback: DraftOutcome | null) {

@@ -45,10 +45,11 @@ imageRoutes.openapi(ingest, async (c) => {
   const segmentsInfo = parseSegmentsInfo(form.segments_info);
   const me = principal(c);
   const db = dbOf(c.env.DB);
-  await projectFor(db, me, projectId, LEADS, "ingest images");
+  const project = await projectFor(db, me, projectId, LEADS, "ingest images");
 
   const outcome = await ingestImage(db, c.env.BLOBS, {
     projectId,
+    redundancy: project.settings.redundancy,
     image: new Uint8Array(await form.image.arrayBuffer()),
     panoptic: new Uint8Array(await form.panoptic.arrayBuffer()),
     segmentsInfo,
@@ -127,7 +128,7 @@ export function signingSecret(env: Env): string {
   return secret;
 }
 
-async function signedLink(env: Env, image: ImageRow, kind: "image" | "panoptic" | "som") {
+export async function signedLink(env: Env, image: ImageRow, kind: "image" | "panoptic" | "som") {
   const expires = Math.floor(Date.now() / 1000) + Number(env.SIGNED_URL_TTL_SECONDS ?? 300);
   return {
     url: await signPath(signingSecret(env), `/v1/images/${image.id}/files/${kind}`, expires),

@@ -1,5 +1,5 @@
 import { and, asc, eq, gt, sql } from "drizzle-orm";
-import { categories, images, projects, segments, type ImageRow, type SegmentRow } from "../../schema/tables.ts";
+import { categories, images, projects, segments, tasks, type ImageRow, type SegmentRow, type TaskRow } from "../../schema/tables.ts";
 import { chunk, rowsPerInsert, type Db } from "./db.ts";
 
 export async function getImage(db: Db, id: string): Promise<ImageRow | undefined> {
@@ -54,12 +54,14 @@ export async function listSegments(db: Db, image: ImageRow): Promise<SegmentWith
     .all();
 }
 
-/** The image, its segments and the project's image counter commit in one batch. */
-export async function insertImage(db: Db, image: ImageRow, segs: readonly SegmentRow[]): Promise<void> {
+/** The image, its segments, its round-1 tasks and the project's image counter commit in one batch. */
+export async function insertImage(db: Db, image: ImageRow, segs: readonly SegmentRow[], taskRows: readonly TaskRow[]): Promise<void> {
   const segmentInserts = chunk(segs, rowsPerInsert(13)).map((part) => db.insert(segments).values(part));
+  const taskInserts = chunk(taskRows, rowsPerInsert(22)).map((part) => db.insert(tasks).values(part));
   await db.batch([
     db.insert(images).values(image),
     ...segmentInserts,
+    ...taskInserts,
     db
       .update(projects)
       .set({ imageCount: sql`${projects.imageCount} + 1` })

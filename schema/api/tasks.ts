@@ -1,0 +1,122 @@
+import { z } from "@hono/zod-openapi";
+
+export const MAX_REGION_TEXT = 2000;
+
+export const ClaimRequest = z
+  .strictObject({
+    round: z.literal(1).default(1).openapi({ description: "Round-1 region editing (round-2 caption editing arrives with the grounded-caption API)." }),
+    kind: z.enum(["edit", "review"]).default("edit"),
+  })
+  .openapi("ClaimRequest");
+
+export const TaskIdParam = z.object({
+  taskId: z.string().regex(/^tsk_[0-9a-z]{26}$/, "not a task id").openapi({ param: { name: "taskId", in: "path" } }),
+});
+
+export const LeaseTokenBody = z.strictObject({ lease_token: z.string().min(1).max(100) }).openapi("LeaseToken");
+
+export const IdempotencyHeader = z.object({
+  "idempotency-key": z
+    .string({ error: "an Idempotency-Key header is required, so that a retried write is recorded once" })
+    .min(1)
+    .max(200)
+    .openapi({ description: "Any unique string per logical write; a retry with the same key returns the first answer." }),
+});
+
+const RegionInput = z.discriminatedUnion("action", [
+  z.strictObject({
+    segment_id: z.int(),
+    action: z.enum(["accepted", "edited", "rewritten"]),
+    text: z.string().trim().min(1, "the text of a region that is not skipped must not be empty").max(MAX_REGION_TEXT),
+  }),
+  z.strictObject({
+    segment_id: z.int(),
+    action: z.literal("skipped"),
+    reason: z.enum(["too_small", "not_visible", "ambiguous", "other"]),
+    note: z.string().max(500).optional(),
+  }),
+]);
+
+export const SubmissionCreate = z
+  .strictObject({
+    lease_token: z.string().min(1).max(100),
+    regions: z.array(RegionInput).min(1).max(5000).openapi({ description: "One entry per segment of the image." }),
+    active_seconds: z.int().min(0).max(86_400).optional().openapi({ description: "Time the annotator was actively working, as the front end measured it." }),
+  })
+  .openapi("SubmissionCreate");
+
+export const ReviewCreate = z
+  .strictObject({
+    decision: z.enum(["accept", "reject"]),
+    reason: z.string().trim().min(1).max(2000).optional(),
+  })
+  .refine((r) => r.decision === "accept" || r.reason !== undefined, { message: "a rejection needs a reason", path: ["reason"] })
+  .openapi("ReviewCreate");
+
+export const SubmissionIdParam = z.object({
+  submissionId: z.string().regex(/^sub_[0-9a-z]{26}$/, "not a submission id").openapi({ param: { name: "submissionId", in: "path" } }),
+});
+
+export const AdjudicationParams = z.object({
+  imageId: z.string().regex(/^img_[0-9a-z]{26}$/, "not an image id").openapi({ param: { name: "imageId", in: "path" } }),
+  segmentId: z.coerce.number().int().min(1).openapi({ param: { name: "segmentId", in: "path" } }),
+});
+
+export const AdjudicationCreate = z
+  .strictObject({
+    text: z.string().trim().min(1).max(MAX_REGION_TEXT).nullable().openapi({ description: "The region's final text; null means the region gets no text." }),
+    reason: z.string().max(2000).optional(),
+  })
+  .openapi("AdjudicationCreate");
+
+const Region = z.object({ segment_id: z.int(), mark: z.int(), category: z.string(), isthing: z.boolean(), area: z.int(), bbox: z.array(z.int()) });
+
+export const LeaseSchema = z
+  .object({
+    task_id: z.string(),
+    kind: z.enum(["edit", "review"]),
+    round: z.int(),
+    lease_token: z.string(),
+    lease_expires_at: z.iso.datetime(),
+    image: z.object({ id: z.string(), width: z.int(), height: z.int(), url: z.string(), som_url: z.string() }),
+    regions: z.array(Region),
+    start: z.object({
+      source: z.enum(["vlm", "template", "template-fallback", "rework"]),
+      key: z.string().nullable(),
+      note: z.string().nullable().openapi({ description: "Why the texts are not the model's (fallback) or why the work came back (rework)." }),
+      texts: z.array(z.object({ segment_id: z.int(), text: z.string() })),
+    }),
+    submission: z.unknown().optional().openapi({ description: "Review tasks: the submission to review." }),
+  })
+  .openapi("Lease");
+
+export const SubmissionSchema = z
+  .object({
+    id: z.string(),
+    task_id: z.string(),
+    image_id: z.string(),
+    round: z.int(),
+    subject: z.string(),
+    status: z.enum(["submitted", "accepted", "rejected"]),
+    draft: z.object({ source: z.string(), key: z.string().nullable() }),
+    regions: z.array(
+      z.object({
+        segment_id: z.int(),
+        action: z.string(),
+        text: z.string().nullable(),
+        reason: z.string().nullable(),
+        draft_text: z.string(),
+        distance: z.int(),
+        draft_words: z.int(),
+      }),
+    ),
+    effort: z.record(z.string(), z.number()),
+    duration_ms: z.int(),
+    active_seconds: z.int().nullable(),
+    submitted_at: z.iso.datetime(),
+  })
+  .openapi("Submission");
+
+export const ReviewSchema = z
+  .object({ id: z.string(), submission_id: z.string(), decision: z.enum(["accept", "reject"]), reason: z.string().nullable(), subject: z.string(), at: z.iso.datetime() })
+  .openapi("Review");

@@ -1,0 +1,470 @@
+/**
+ * Claim-throughput benchmark of the lease engine: many annotators calling
+ * `POST /v1/projects/{id}/tasks/next` at once, against queues of different depths.
+ *
+ *   node scripts/bench-claims.ts [--tasks=10000,1000000] [--seconds=20] [--clients=64] [--warmup=3] [--per-image=3]
+ *
+ * For each task count N, one after the other, each in a fresh temporary state folder:
+ *  1. apply the D1 migrations, then seed the project `bench` (categories, images with segments, N
+ *     open round-1 edit tasks, `--per-image` of them per image) straight into the SQLite file
+ *     Miniflare uses (scripts/lib/seed-tasks.ts), in one transaction, then ANALYZE;
+ *  2. start `wrangler dev` on a free loopback port;
+ *  3. `--clients` annotators (distinct subjects) claim in a closed loop for `--seconds` after a
+ *     `--warmup`, keeping every lease (nothing is released or submitted: only the claim is timed);
+ *  4. the same loop against `GET /healthz` (one trivial D1 query): the ceiling; and, for reference,
+ *     against `GET /v1/projects/bench` (token check + two small queries);
+ *  5. stop the server and check, from the client's records and from the database itself, that no
+ *     task was leased twice and nobody holds two tasks of one image.
+ * Latency is what the client observes (performance.now() around fetch, body read included).
+ * All traffic goes to 127.0.0.1. The server is stopped and the state folder deleted, also on error
+ * and on Ctrl-C.
+ */
+import type { ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { ensureDevVars } from "./lib/dev-vars.ts";
+import { findD1File, seedClaimBench, type SeedResult } from "./lib/seed-tasks.ts";
+import { applyLocalMigrations, startDevServer, waitForHealthy } from "./lib/wrangler.ts";
+import { devToken } from "./token.ts";
+
+process.env.WRANGLER_SEND_METRICS = "false";
+process.env.CLOUDFLARE_CF_FETCH_ENABLED = "false";
+
+const PROJECT = "bench";
+const SEGMENTS_PER_IMAGE = 4;
+const REQUEST_TIMEOUT_MS = 30_000;
+/** Hard cap on requests per client per phase, so every loop is bounded in count as well as time. */
+const MAX_REQUESTS_PER_CLIENT = 200_000;
+
+const TARGET = { claimsVsCeiling: 0.8, largeVsSmall: 0.9, p99Ms: 150 };
+
+interface Args {
+  tasks: number[];
+  seconds: number;
+  clients: number;
+  warmup: number;
+  perImage: number;
+}
+
+function parseArgs(argv: string[]): Args {
+  const get = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+  const int = (name: string, fallback: number, min: number, max: number) => {
+    const raw = get(name);
+    const n = raw === undefined ? fallback : Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be an integer in ${min}..${max}`);
+    return n;
+  };
+  for (const a of argv) {
+    if (!/^--(tasks|seconds|clients|warmup|per-image)=/.test(a)) throw new Error(`unknown argument ${a}\nusage: node scripts/bench-claims.ts [--tasks=10000,1000000] [--seconds=20] [--clients=64] [--warmup=3] [--per-image=3]`);
+  }
+  const tasks = (get("tasks") ?? "10000,1000000").split(",").map((s) => Number(s.replace(/_/g, "")));
+  if (tasks.some((n) => !Number.isInteger(n) || n < 1 || n > 10_000_000)) throw new Error("--tasks must be a comma-separated list of integers in 1..10000000");
+  return { tasks, seconds: int("seconds", 20, 1, 600), clients: int("clients", 64, 1, 1024), warmup: int("warmup", 3, 0, 60), perImage: int("per-image", 3, 1, 10) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Server lifecycle (also undone on SIGINT)
+
+const live: { server?: ChildProcess; stateDir?: string } = {};
+
+function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const srv = createServer();
+    srv.once("error", fail);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => ok(port));
+    });
+  });
+}
+
+async function stopServer(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((ok) => child.once("exit", () => ok()));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function cleanup(): Promise<void> {
+  const { server, stateDir } = live;
+  live.server = undefined;
+  live.stateDir = undefined;
+  if (server) await stopServer(server);
+  if (stateDir) rmSync(stateDir, { recursive: true, force: true });
+}
+
+let interrupted = false;
+process.on("SIGINT", () => {
+  if (interrupted) return;
+  interrupted = true;
+  console.error("\ninterrupted: stopping the server and deleting the state folder");
+  cleanup().finally(() => process.exit(130));
+});
+
+/** CPU seconds (user + system) of a process and its descendants, from /proc (Linux); null elsewhere. */
+function treeCpuSeconds(rootPid: number | undefined): number | null {
+  if (rootPid === undefined || !existsSync("/proc/self/stat")) return null;
+  const tick = 100; // USER_HZ on Linux
+  const stats = new Map<number, { ppid: number; cpu: number }>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const text = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+      stats.set(Number(entry), { ppid: Number(fields[1]), cpu: (Number(fields[11]) + Number(fields[12])) / tick });
+    } catch {
+      // the process went away
+    }
+  }
+  let total = 0;
+  const queue = [rootPid];
+  const seen = new Set<number>();
+  while (queue.length > 0) {
+    const pid = queue.pop()!;
+    if (seen.has(pid)) continue;
+    seen.add(pid);
+    total += stats.get(pid)?.cpu ?? 0;
+    for (const [child, s] of stats) if (s.ppid === pid) queue.push(child);
+  }
+  return total;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The closed-loop load
+
+interface Sample {
+  status: number;
+  ms: number;
+  /** Completed before the phase's deadline (counts towards rate and latency). */
+  inWindow: boolean;
+}
+
+interface PhaseResult {
+  samples: Sample[];
+  seconds: number;
+  errors: string[];
+  clientCpu: number;
+  serverCpu: number | null;
+}
+
+type Call = (client: number) => Promise<{ status: number; after?: () => void }>;
+
+/**
+ * `clients` loops, each issuing `call` back to back until `seconds` have passed (or the per-client
+ * cap). Requests still in flight at the deadline complete, but count only for their side effects.
+ */
+async function runPhase(clients: number, seconds: number, call: Call, serverPid: number | undefined): Promise<PhaseResult> {
+  const samples: Sample[] = [];
+  const errors: string[] = [];
+  const cpu0 = process.cpuUsage();
+  const server0 = treeCpuSeconds(serverPid);
+  const start = performance.now();
+  const deadline = start + seconds * 1000;
+  const loop = async (client: number) => {
+    for (let n = 0; n < MAX_REQUESTS_PER_CLIENT && performance.now() < deadline; n++) {
+      const t = performance.now();
+      let status = 0;
+      try {
+        status = (await call(client)).status;
+      } catch (err) {
+        if (errors.length < 20) errors.push((err as Error).message);
+        status = -1;
+      }
+      const end = performance.now();
+      samples.push({ status, ms: end - t, inWindow: end <= deadline });
+      if (status !== 200 && status !== 204) await new Promise((r) => setTimeout(r, 50)); // no hot loop on errors
+    }
+  };
+  await Promise.all(Array.from({ length: clients }, (_, i) => loop(i)));
+  const cpu = process.cpuUsage(cpu0);
+  const server1 = treeCpuSeconds(serverPid);
+  return {
+    samples,
+    seconds,
+    errors,
+    clientCpu: (cpu.user + cpu.system) / 1e6,
+    serverCpu: server0 !== null && server1 !== null ? server1 - server0 : null,
+  };
+}
+
+interface Rate {
+  ok: number;
+  perSecond: number;
+  p50: number;
+  p99: number;
+  max: number;
+  other: Map<number, number>;
+}
+
+function quantile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
+}
+
+function rateOf(r: PhaseResult, okStatus = 200): Rate {
+  const ok = r.samples.filter((s) => s.inWindow && s.status === okStatus);
+  const ms = ok.map((s) => s.ms).sort((a, b) => a - b);
+  const other = new Map<number, number>();
+  for (const s of r.samples) if (s.status !== okStatus) other.set(s.status, (other.get(s.status) ?? 0) + 1);
+  return { ok: ok.length, perSecond: ok.length / r.seconds, p50: quantile(ms, 0.5), p99: quantile(ms, 0.99), max: ms.at(-1) ?? Number.NaN, other };
+}
+
+// ---------------------------------------------------------------------------------------------
+// One task count
+
+interface Lease {
+  taskId: string;
+  imageId: string;
+  subject: string;
+  token: string;
+}
+
+interface DuplicateReport {
+  clientLeases: number;
+  clientTaskTwice: number;
+  clientPersonTwice: number;
+  dbLeased: number;
+  dbLeasedTwice: number;
+  dbPersonTwice: number;
+  dbImageWorkers: number;
+  dbWithoutImageWorker: number;
+  ownerMismatch: number;
+  total: number;
+}
+
+interface RunResult {
+  n: number;
+  seed: SeedResult;
+  claims: Rate;
+  claimPhase: PhaseResult;
+  ceiling: Rate;
+  ceilingPhase: PhaseResult;
+  authRef: Rate;
+  authRefPhase: PhaseResult;
+  dryWindow: boolean;
+  dup: DuplicateReport;
+  firstClaimsPerImage: number;
+}
+
+function checkDuplicates(file: string, leases: Lease[]): DuplicateReport {
+  const byTask = new Map<string, number>();
+  const byPerson = new Map<string, number>();
+  for (const l of leases) {
+    byTask.set(l.taskId, (byTask.get(l.taskId) ?? 0) + 1);
+    const k = `${l.subject}\u0000${l.imageId}`;
+    byPerson.set(k, (byPerson.get(k) ?? 0) + 1);
+  }
+  const clientTaskTwice = [...byTask.values()].filter((c) => c > 1).length;
+  const clientPersonTwice = [...byPerson.values()].filter((c) => c > 1).length;
+
+  const db = new DatabaseSync(file, { readOnly: true });
+  try {
+    const one = (q: string, ...p: (string | number)[]) => Number((db.prepare(q).get(...p) as { n: number }).n);
+    const dbLeased = one("SELECT COUNT(*) AS n FROM tasks WHERE project_id = ? AND status = 'leased'", PROJECT);
+    const dbLeasedTwice = one(
+      "SELECT COUNT(*) AS n FROM (SELECT task_id FROM task_events WHERE to_status = 'leased' GROUP BY task_id HAVING COUNT(*) > 1)",
+    );
+    const dbPersonTwice = one(
+      `SELECT COUNT(*) AS n FROM (
+         SELECT image_id, lease_owner FROM tasks WHERE project_id = ? AND status = 'leased' GROUP BY image_id, lease_owner HAVING COUNT(*) > 1)`,
+      PROJECT,
+    );
+    const dbImageWorkers = one("SELECT COUNT(*) AS n FROM image_workers");
+    const dbWithoutImageWorker = one(
+      `SELECT COUNT(*) AS n FROM tasks t WHERE t.project_id = ? AND t.status = 'leased'
+         AND NOT EXISTS (SELECT 1 FROM image_workers w WHERE w.task_id = t.id AND w.subject = t.lease_owner)`,
+      PROJECT,
+    );
+    const held = new Map<string, { owner: string; token: string }>();
+    for (const row of db.prepare("SELECT id, lease_owner, lease_token FROM tasks WHERE project_id = ? AND status = 'leased'").all(PROJECT) as {
+      id: string;
+      lease_owner: string;
+      lease_token: string;
+    }[]) {
+      held.set(row.id, { owner: row.lease_owner, token: row.lease_token });
+    }
+    const ownerMismatch = leases.filter((l) => held.get(l.taskId)?.owner !== l.subject || held.get(l.taskId)?.token !== l.token).length;
+    return {
+      clientLeases: leases.length,
+      clientTaskTwice,
+      clientPersonTwice,
+      dbLeased,
+      dbLeasedTwice,
+      dbPersonTwice,
+      dbImageWorkers,
+      dbWithoutImageWorker,
+      ownerMismatch,
+      total: clientTaskTwice + clientPersonTwice + dbLeasedTwice + dbPersonTwice,
+    };
+  } finally {
+    db.close();
+  }
+}
+
+async function runOne(n: number, a: Args): Promise<RunResult> {
+  const stateDir = mkdtempSync(join(tmpdir(), "groundwork-bench-claims-"));
+  live.stateDir = stateDir;
+  let serverLog = "";
+  try {
+    applyLocalMigrations(stateDir, true);
+    const file = findD1File(stateDir);
+    const seed = seedClaimBench(file, { projectId: PROJECT, tasks: n, tasksPerImage: a.perImage, segmentsPerImage: SEGMENTS_PER_IMAGE, createdBy: "bench-lead" });
+    console.log(
+      `seeded ${seed.tasks.toLocaleString("en-US")} open edit tasks, ${seed.images.toLocaleString("en-US")} images, ` +
+        `${seed.segments.toLocaleString("en-US")} segments in ${(seed.ms / 1000).toFixed(2)} s (one transaction + ANALYZE)`,
+    );
+
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const server = startDevServer(port, stateDir, true);
+    live.server = server;
+    server.stderr?.on("data", (d: Buffer) => (serverLog = (serverLog + d.toString()).slice(-4000)));
+    const t0 = performance.now();
+    await waitForHealthy(base, server);
+    console.log(`wrangler dev healthy on ${base} after ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+
+    const tokens = await Promise.all(Array.from({ length: a.clients }, (_, i) => devToken("annotator", [PROJECT], `ann-${i}`)));
+    const leadToken = await devToken("lead", [PROJECT], "bench-lead");
+    const leases: Lease[] = [];
+    const claimBody = JSON.stringify({ round: 1, kind: "edit" });
+    const claim: Call = async (client) => {
+      const res = await fetch(`${base}/v1/projects/${PROJECT}/tasks/next`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${tokens[client]}`, "content-type": "application/json" },
+        body: claimBody,
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      });
+      const text = await res.text();
+      if (res.status === 200) {
+        const lease = JSON.parse(text) as { task_id: string; lease_token: string; image: { id: string } };
+        leases.push({ taskId: lease.task_id, imageId: lease.image.id, subject: `ann-${client}`, token: lease.lease_token });
+      } else if (res.status !== 204) {
+        throw new Error(`claim answered ${res.status}: ${text.slice(0, 300)}`);
+      }
+      return { status: res.status };
+    };
+    const get = (path: string, token?: string): Call => async () => {
+      const res = await fetch(`${base}${path}`, { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+      const text = await res.text();
+      if (res.status !== 200) throw new Error(`GET ${path} answered ${res.status}: ${text.slice(0, 300)}`);
+      return { status: res.status };
+    };
+
+    if (a.warmup > 0) await runPhase(a.clients, a.warmup, claim, server.pid);
+    const claimPhase = await runPhase(a.clients, a.seconds, claim, server.pid);
+    const claims = rateOf(claimPhase);
+    const dryWindow = claimPhase.samples.some((s) => s.inWindow && s.status === 204);
+
+    if (a.warmup > 0) await runPhase(a.clients, Math.min(a.warmup, 2), get("/healthz"), server.pid);
+    const ceilingPhase = await runPhase(a.clients, a.seconds, get("/healthz"), server.pid);
+    const authRefPhase = await runPhase(a.clients, a.seconds, get(`/v1/projects/${PROJECT}`, leadToken), server.pid);
+
+    await stopServer(server);
+    live.server = undefined;
+
+    const dup = checkDuplicates(file, leases);
+    const images = new Set(leases.map((l) => l.imageId)).size;
+    return {
+      n,
+      seed,
+      claims,
+      claimPhase,
+      ceiling: rateOf(ceilingPhase),
+      ceilingPhase,
+      authRef: rateOf(authRefPhase),
+      authRefPhase,
+      dryWindow,
+      dup,
+      firstClaimsPerImage: leases.length ? images / leases.length : 0,
+    };
+  } catch (err) {
+    if (serverLog) console.error(`wrangler dev output (tail):\n${serverLog}`);
+    throw err;
+  } finally {
+    await cleanup();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+
+const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : "n/a");
+const f2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : "n/a");
+const verdict = (ok: boolean) => (ok ? "PASS" : "MISS");
+const others = (r: Rate) => (r.other.size ? `; other answers: ${[...r.other].map(([s, c]) => `${s === -1 ? "error" : s}×${c}`).join(", ")}` : "");
+const cpu = (p: PhaseResult) =>
+  `cpu: server ${p.serverCpu === null ? "n/a" : `${(p.serverCpu / p.seconds).toFixed(2)} cores`}, bench client ${(p.clientCpu / p.seconds).toFixed(2)} cores`;
+
+function printRun(r: RunResult, a: Args): void {
+  const ratio = r.claims.perSecond / r.ceiling.perSecond;
+  const d = r.dup;
+  console.log(`\n== N = ${r.n.toLocaleString("en-US")} open tasks (${a.perImage} per image), ${a.clients} clients, ${a.seconds} s ==`);
+  console.log(`seed time        ${(r.seed.ms / 1000).toFixed(2)} s`);
+  console.log(
+    `claims           ${f1(r.claims.perSecond)} claims/s   p50 ${f1(r.claims.p50)} ms   p99 ${f1(r.claims.p99)} ms   max ${f1(r.claims.max)} ms   ` +
+      `(${r.claims.ok} leases in window${others(r.claims)})`,
+  );
+  console.log(`                 ${cpu(r.claimPhase)}; ${(r.firstClaimsPerImage * 100).toFixed(0)}% of leases were an image's first (draft made on claim)`);
+  console.log(`ceiling /healthz ${f1(r.ceiling.perSecond)} req/s   p50 ${f1(r.ceiling.p50)} ms   p99 ${f1(r.ceiling.p99)} ms${others(r.ceiling)}`);
+  console.log(`                 ${cpu(r.ceilingPhase)}`);
+  console.log(`ref GET project  ${f1(r.authRef.perSecond)} req/s   p50 ${f1(r.authRef.p50)} ms   p99 ${f1(r.authRef.p99)} ms   (token check + 2 queries)${others(r.authRef)}`);
+  console.log(`                 ${cpu(r.authRefPhase)}`);
+  console.log(
+    `duplicates       leased twice: client ${d.clientTaskTwice}, db ${d.dbLeasedTwice};  person twice on an image: client ${d.clientPersonTwice}, db ${d.dbPersonTwice}`,
+  );
+  console.log(
+    `                 leases seen by clients ${d.clientLeases}, leased in db ${d.dbLeased}, image_workers rows ${d.dbImageWorkers}, ` +
+      `leased without image_workers row ${d.dbWithoutImageWorker}, client lease ≠ db owner/token ${d.ownerMismatch}`,
+  );
+  if (r.dryWindow) console.log(`WARNING          the queue ran dry during the measured window (204s): N is too small for this duration`);
+  console.log(`target 0 duplicates                         ${verdict(d.total === 0 && d.ownerMismatch === 0)}  (${d.total})`);
+  console.log(`target claims/s ≥ ${TARGET.claimsVsCeiling} × ceiling               ${verdict(ratio >= TARGET.claimsVsCeiling)}  (ratio ${f2(ratio)})`);
+  console.log(`target p99 ≤ ${TARGET.p99Ms} ms                        ${verdict(r.claims.p99 <= TARGET.p99Ms)}  (${f1(r.claims.p99)} ms)`);
+}
+
+async function main(): Promise<void> {
+  const a = parseArgs(process.argv.slice(2));
+  ensureDevVars();
+  console.log(`bench:claims  tasks=${a.tasks.join(",")} seconds=${a.seconds} clients=${a.clients} warmup=${a.warmup} per-image=${a.perImage}  (Node ${process.version})`);
+  const results: RunResult[] = [];
+  for (const n of a.tasks) {
+    if (interrupted) break;
+    console.log(`\n-- N = ${n.toLocaleString("en-US")} --`);
+    const r = await runOne(n, a);
+    results.push(r);
+    printRun(r, a);
+  }
+  if (results.length === 0) return;
+  console.log(`\n== Summary ==`);
+  for (const r of results) {
+    console.log(
+      `N=${String(r.n).padStart(8)}  seed ${(r.seed.ms / 1000).toFixed(2).padStart(6)} s  claims/s ${f1(r.claims.perSecond).padStart(7)}  p50 ${f1(r.claims.p50).padStart(6)} ms  ` +
+        `p99 ${f1(r.claims.p99).padStart(6)} ms  dups ${r.dup.total}  ceiling ${f1(r.ceiling.perSecond).padStart(7)} req/s (p50 ${f1(r.ceiling.p50)} / p99 ${f1(r.ceiling.p99)} ms)  ` +
+        `ratio ${f2(r.claims.perSecond / r.ceiling.perSecond)}`,
+    );
+  }
+  const small = results.reduce((m, r) => (r.n < m.n ? r : m));
+  const large = results.reduce((m, r) => (r.n > m.n ? r : m));
+  if (large.n !== small.n) {
+    const scale = large.claims.perSecond / small.claims.perSecond;
+    console.log(
+      `target claims/s at ${large.n.toLocaleString("en-US")} ≥ ${TARGET.largeVsSmall} × at ${small.n.toLocaleString("en-US")}   ${verdict(scale >= TARGET.largeVsSmall)}  (ratio ${f2(scale)})`,
+    );
+  }
+  const allClean = results.every((r) => r.dup.total === 0 && r.dup.ownerMismatch === 0);
+  if (!allClean) process.exitCode = 1;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === import.meta.filename) {
+  main()
+    .catch((err: unknown) => {
+      console.error(err instanceof Error ? err.message : err);
+      process.exitCode = 1;
+    })
+    .finally(() => cleanup());
+}

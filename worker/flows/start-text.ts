@@ -1,0 +1,57 @@
+import type { ImageRow, ProjectRow, TaskRow } from "../../schema/tables.ts";
+import type { Env } from "../env.ts";
+import type { Db } from "../store/db.ts";
+import { getDraft } from "../store/drafts.ts";
+import { getSubmission } from "../store/submissions.ts";
+import { currentDraft } from "./current-draft.ts";
+import { templateFallback } from "./draft.ts";
+
+export type StartSource = "vlm" | "template" | "template-fallback" | "rework";
+
+export interface StartText {
+  source: StartSource;
+  /** The draft key (vlm, template) or the rejected submission (rework). */
+  key: string | null;
+  note: string | null;
+  texts: Map<number, string>;
+}
+
+async function templateTexts(db: Db, image: ImageRow): Promise<Map<number, string>> {
+  const t = await templateFallback(db, image, { round: 1, params: {} });
+  return new Map((t.regions ?? []).map((r) => [r.segmentId, r.text]));
+}
+
+/**
+ * What an edit task starts from, decided once at claim time: the rejected text for rework, else
+ * the model's draft; while that is missing, pending or failed, the template draft, flagged. A
+ * claim never waits on the model.
+ */
+export async function chooseStart(env: Env, db: Db, image: ImageRow, project: ProjectRow, task: TaskRow): Promise<StartText> {
+  if (task.reworkOf) return startTexts(db, image, "rework", task.reworkOf, task.reworkReason);
+  const draft = await currentDraft(env, db, image, project, 1);
+  if (draft.state === "ready" && !draft.fallback) {
+    return startTexts(db, image, draft.row.provider === "template" ? "template" : "vlm", draft.row.key, null);
+  }
+  const note =
+    draft.state === "ready" ? `the model's draft failed (${draft.row.problems?.reason ?? "unknown reason"}); template texts instead` : "the model's draft is not ready yet; template texts instead";
+  return { source: "template-fallback", key: draft.state === "ready" ? draft.row.key : null, note, texts: await templateTexts(db, image) };
+}
+
+/** The same start texts again, from what the task recorded (at submission, to measure the edits). */
+export async function startTexts(db: Db, image: ImageRow, source: StartSource, key: string | null, reworkReason: string | null): Promise<StartText> {
+  const template = await templateTexts(db, image);
+  if (source === "rework" && key) {
+    const rejected = await getSubmission(db, key);
+    const texts = new Map(template);
+    for (const r of rejected?.regions ?? []) texts.set(r.segmentId, r.text ?? "");
+    return { source, key, note: reworkReason ? `rejected: ${reworkReason}` : "rejected", texts };
+  }
+  if ((source === "vlm" || source === "template") && key) {
+    const row = await getDraft(db, key);
+    const texts = new Map(template);
+    for (const r of row?.regions ?? []) texts.set(r.segmentId, r.text);
+    const missing = row?.problems?.missingMarks?.length ?? 0;
+    return { source, key, note: missing ? `${missing} region(s) missing from the model's answer use template texts` : null, texts };
+  }
+  return { source: "template-fallback", key, note: null, texts: template };
+}

@@ -1,0 +1,96 @@
+import { createRoute } from "@hono/zod-openapi";
+import { problemResponses } from "../../schema/api/common.ts";
+import { IdempotencyHeader, ReviewCreate, ReviewSchema, SubmissionIdParam, SubmissionSchema } from "../../schema/api/tasks.ts";
+import { requireRole } from "../auth/access.ts";
+import { consolidateIfComplete, newReview, reviewStatements } from "../flows/review.ts";
+import { principal, requireContentType } from "../http/middleware.ts";
+import { problems } from "../http/problem.ts";
+import { router } from "../http/router.ts";
+import { dbOf } from "../store/db.ts";
+import { replayFor, rememberAnswer, requestHash } from "../store/idempotency.ts";
+import { getImage, isUniqueViolation } from "../store/images.ts";
+import { getSubmission, reviewOf } from "../store/submissions.ts";
+import { ANY_ROLE, projectFor } from "./guards.ts";
+import { reviewJson, submissionJson } from "./shape-tasks.ts";
+
+export const reviewRoutes = router();
+const tags = ["Reviews"];
+const security = [{ bearer: [] }];
+const REVIEWERS = ["reviewer", "lead", "admin"] as const;
+
+const create = createRoute({
+  method: "post",
+  path: "/v1/submissions/{submissionId}/reviews",
+  tags,
+  security,
+  summary: "Accept or reject a submission",
+  description:
+    "Reviewer, lead or admin; not the submission's author. A rejection needs a reason and reopens the work for a different annotator, " +
+    "starting from the rejected text with the reason shown. When every slot of an image's round 1 is accepted, its region texts are " +
+    "consolidated and its round-2 tasks created. Needs an `Idempotency-Key`; one review per submission.",
+  middleware: [requireContentType("json")] as const,
+  request: { params: SubmissionIdParam, headers: IdempotencyHeader, body: { required: true, content: { "application/json": { schema: ReviewCreate } } } },
+  responses: {
+    201: { description: "Recorded", content: { "application/json": { schema: ReviewSchema } } },
+    ...problemResponses(400, 401, 403, 404, 409, 415),
+  },
+});
+
+reviewRoutes.openapi(create, async (c) => {
+  const { submissionId } = c.req.valid("param");
+  const key = c.req.valid("header")["idempotency-key"];
+  const body = c.req.valid("json");
+  const me = principal(c);
+  const db = dbOf(c.env.DB);
+  const submission = await getSubmission(db, submissionId);
+  if (!submission) throw problems.notFound(`submission "${submissionId}"`);
+  const project = await projectFor(db, me, submission.projectId, REVIEWERS, "review submissions");
+  if (submission.subject === me.subject) throw problems.forbidden("nobody reviews their own submission");
+
+  const route = `review:${submission.id}`;
+  const hash = await requestHash(route, body);
+  const replay = await replayFor(db, me.subject, key, route, hash);
+  if (replay) return c.json(replay.body as never, replay.status as 201);
+  const earlier = await reviewOf(db, submission.id);
+  if (earlier) throw problems.conflict(`submission ${submission.id} was already reviewed (${earlier.decision})`, { review_id: earlier.id });
+
+  const now = Date.now();
+  const review = newReview(submission, me.subject, body.decision, body.reason ?? null, null, now);
+  const answer = reviewJson(review);
+  try {
+    await db.batch([...reviewStatements(db, submission, review, now), rememberAnswer(db, me.subject, key, route, hash, 201, answer, now)]);
+  } catch (err) {
+    if (!isUniqueViolation(err)) throw err;
+    const again = await replayFor(db, me.subject, key, route, hash);
+    if (again) return c.json(again.body as never, again.status as 201);
+    throw problems.conflict(`submission ${submission.id} was already reviewed`);
+  }
+  if (review.decision === "accept") await consolidateIfComplete(db, (await getImage(db, submission.imageId))!, project, me.subject, Date.now());
+  c.header("Location", `/v1/submissions/${submission.id}`);
+  return c.json(answer, 201);
+});
+
+const get = createRoute({
+  method: "get",
+  path: "/v1/submissions/{submissionId}",
+  tags,
+  security,
+  summary: "A submission with its texts, the draft it started from, its effort and its status",
+  description: "Annotators see only their own submissions; reviewers, leads and admins see every submission of their projects.",
+  request: { params: SubmissionIdParam },
+  responses: {
+    200: { description: "The submission", content: { "application/json": { schema: SubmissionSchema } } },
+    ...problemResponses(400, 401, 403, 404),
+  },
+});
+
+reviewRoutes.openapi(get, async (c) => {
+  const { submissionId } = c.req.valid("param");
+  const me = principal(c);
+  const db = dbOf(c.env.DB);
+  const submission = await getSubmission(db, submissionId);
+  if (!submission) throw problems.notFound(`submission "${submissionId}"`);
+  await projectFor(db, me, submission.projectId, ANY_ROLE, "read submissions");
+  if (submission.subject !== me.subject) requireRole(me, REVIEWERS, "read other people's submissions");
+  return c.json(submissionJson(submission, await reviewOf(db, submission.id)), 200);
+});

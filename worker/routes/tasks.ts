@@ -1,0 +1,197 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { problemResponses, ProjectIdParam } from "../../schema/api/common.ts";
+import { ClaimRequest, IdempotencyHeader, LeaseSchema, LeaseTokenBody, SubmissionCreate, SubmissionSchema, TaskIdParam } from "../../schema/api/tasks.ts";
+import type { TaskRow } from "../../schema/tables.ts";
+import { requireRole } from "../auth/access.ts";
+import { chooseStart, startTexts } from "../flows/start-text.ts";
+import { buildSubmission, submitStatements } from "../flows/submit.ts";
+import { consolidateIfComplete } from "../flows/review.ts";
+import { principal, requireContentType } from "../http/middleware.ts";
+import { Problem, problems } from "../http/problem.ts";
+import { router } from "../http/router.ts";
+import { dbOf, type Db } from "../store/db.ts";
+import { replayFor, rememberAnswer, requestHash } from "../store/idempotency.ts";
+import { getImage, isUniqueViolation, listSegments } from "../store/images.ts";
+import { getSubmission, submissionOfTask } from "../store/submissions.ts";
+import { claimExpired, claimOpen, getTask, heartbeat, recordStart, release } from "../store/tasks.ts";
+import { ANY_ROLE, projectFor } from "./guards.ts";
+import { leaseJson, submissionJson } from "./shape-tasks.ts";
+
+export const taskRoutes = router();
+const tags = ["Tasks"];
+const security = [{ bearer: [] }];
+
+const next = createRoute({
+  method: "post",
+  path: "/v1/projects/{projectId}/tasks/next",
+  tags,
+  security,
+  summary: "Claim the next task (a lease), or 204 when none is available to you",
+  description:
+    "Edit tasks go to annotators, review tasks to reviewers (leads and admins may take both). The lease carries the image, its " +
+    "set-of-marks render, the regions with their mark numbers and the texts to start from. Nobody gets two tasks of one image in a " +
+    "round, nor reviews their own work; expired leases come back to the queue.",
+  middleware: [requireContentType("json")] as const,
+  request: { params: ProjectIdParam, body: { required: true, content: { "application/json": { schema: ClaimRequest } } } },
+  responses: {
+    200: { description: "A lease", content: { "application/json": { schema: LeaseSchema } } },
+    204: { description: "Nothing available to this person right now" },
+    ...problemResponses(400, 401, 403, 404, 415),
+  },
+});
+
+taskRoutes.openapi(next, async (c) => {
+  const { projectId } = c.req.valid("param");
+  const { round, kind } = c.req.valid("json");
+  const me = principal(c);
+  const db = dbOf(c.env.DB);
+  const project = await projectFor(db, me, projectId, ANY_ROLE, "claim tasks");
+  requireRole(me, kind === "edit" ? ["annotator", "lead", "admin"] : ["reviewer", "lead", "admin"], `claim ${kind} tasks`);
+
+  const claim = { projectId, round, kind, subject: me.subject, token: crypto.randomUUID(), now: Date.now(), leaseMs: project.settings.leaseSeconds * 1000 };
+  const task = (await claimOpen(db, claim)) ?? (await claimExpired(db, claim));
+  if (!task) return c.body(null, 204);
+
+  const image = (await getImage(db, task.imageId))!;
+  const segments = await listSegments(db, image);
+  if (task.kind === "review") {
+    const submission = (await getSubmission(db, task.submissionId!))!;
+    const start = await startTexts(db, image, submission.draftSource as never, submission.draftKey, null);
+    return c.json(await leaseJson(c.env, task, image, segments, start, submissionJson(submission, undefined)), 200);
+  }
+  const start = await chooseStart(c.env, db, image, project, task);
+  await recordStart(db, task.id, claim.token, start.key, start.source);
+  return c.json(await leaseJson(c.env, task, image, segments, start), 200);
+});
+
+const LeaseStatus = z.object({ task_id: z.string(), status: z.string(), lease_expires_at: z.iso.datetime().nullable() }).openapi("LeaseStatus");
+
+const beat = createRoute({
+  method: "post",
+  path: "/v1/tasks/{taskId}/heartbeat",
+  tags,
+  security,
+  summary: "Extend a live lease by the project's lease duration",
+  middleware: [requireContentType("json")] as const,
+  request: { params: TaskIdParam, body: { required: true, content: { "application/json": { schema: LeaseTokenBody } } } },
+  responses: {
+    200: { description: "Extended", content: { "application/json": { schema: LeaseStatus } } },
+    ...problemResponses(400, 401, 403, 404, 409, 415),
+  },
+});
+
+taskRoutes.openapi(beat, async (c) => {
+  const { taskId } = c.req.valid("param");
+  const { lease_token } = c.req.valid("json");
+  const db = dbOf(c.env.DB);
+  const { task, project } = await taskFor(db, c, taskId);
+  const now = Date.now();
+  const extended = await heartbeat(db, task.id, lease_token, now, project.settings.leaseSeconds * 1000);
+  if (!extended) throw leaseProblem(task, lease_token, now);
+  return c.json({ task_id: task.id, status: extended.status, lease_expires_at: new Date(extended.leaseExpires!).toISOString() }, 200);
+});
+
+const giveBack = createRoute({
+  method: "post",
+  path: "/v1/tasks/{taskId}/release",
+  tags,
+  security,
+  summary: "Hand a leased task back to the queue (for someone else)",
+  middleware: [requireContentType("json")] as const,
+  request: { params: TaskIdParam, body: { required: true, content: { "application/json": { schema: LeaseTokenBody } } } },
+  responses: {
+    200: { description: "Released", content: { "application/json": { schema: LeaseStatus } } },
+    ...problemResponses(400, 401, 403, 404, 409, 415),
+  },
+});
+
+taskRoutes.openapi(giveBack, async (c) => {
+  const { taskId } = c.req.valid("param");
+  const { lease_token } = c.req.valid("json");
+  const db = dbOf(c.env.DB);
+  const { task } = await taskFor(db, c, taskId);
+  const released = await release(db, task.id, lease_token, Date.now());
+  if (!released) throw leaseProblem(task, lease_token, Date.now());
+  return c.json({ task_id: task.id, status: released.status, lease_expires_at: null }, 200);
+});
+
+const submit = createRoute({
+  method: "post",
+  path: "/v1/tasks/{taskId}/submissions",
+  tags,
+  security,
+  summary: "Submit a leased round-1 task: one entry per segment",
+  description:
+    "Each region is `accepted` (the start text unchanged), `edited`, `rewritten`, or `skipped` with a reason. The server stores the " +
+    "submission whole with the texts it started from and computes the edit effort (word-level edit distance, edit rate, share " +
+    "accepted unchanged) and time. Needs the live lease and an `Idempotency-Key`; a retry returns the first answer.",
+  middleware: [requireContentType("json")] as const,
+  request: {
+    params: TaskIdParam,
+    headers: IdempotencyHeader,
+    body: { required: true, content: { "application/json": { schema: SubmissionCreate } } },
+  },
+  responses: {
+    201: { description: "Recorded", content: { "application/json": { schema: SubmissionSchema } } },
+    ...problemResponses(400, 401, 403, 404, 409, 413, 415, 422),
+  },
+});
+
+taskRoutes.openapi(submit, async (c) => {
+  const { taskId } = c.req.valid("param");
+  const key = c.req.valid("header")["idempotency-key"];
+  const body = c.req.valid("json");
+  const me = principal(c);
+  const db = dbOf(c.env.DB);
+  const { task, project } = await taskFor(db, c, taskId);
+
+  const route = `submit:${task.id}`;
+  const hash = await requestHash(route, body);
+  const replay = await replayFor(db, me.subject, key, route, hash);
+  if (replay) return c.json(replay.body as never, replay.status as 201);
+
+  const now = Date.now();
+  if (task.status !== "leased") {
+    const existing = await submissionOfTask(db, task.id);
+    if (existing) throw problems.conflict(`this task was already submitted (${existing.id})`, { submission_id: existing.id });
+  }
+  if (task.status !== "leased" || task.leaseToken !== body.lease_token || task.leaseOwner !== me.subject || (task.leaseExpires ?? 0) < now) {
+    throw leaseProblem(task, body.lease_token, now);
+  }
+  if (task.kind !== "edit") throw problems.conflict("review tasks are answered with POST /v1/submissions/{submissionId}/reviews");
+
+  const image = (await getImage(db, task.imageId))!;
+  const row = await buildSubmission(db, image, task, me.subject, body, now);
+  const answer = submissionJson(row, undefined);
+  try {
+    await db.batch([...submitStatements(db, project, task, row, now), rememberAnswer(db, me.subject, key, route, hash, 201, answer, now)]);
+  } catch (err) {
+    if (String(err).includes("lease_not_held")) throw leaseProblem((await getTask(db, task.id)) ?? task, body.lease_token, Date.now());
+    if (isUniqueViolation(err)) {
+      const again = await replayFor(db, me.subject, key, route, hash);
+      if (again) return c.json(again.body as never, again.status as 201);
+      throw problems.conflict("this task was already submitted");
+    }
+    throw err;
+  }
+  if (!project.settings.review.required) await consolidateIfComplete(db, image, project, me.subject, Date.now());
+  c.header("Location", `/v1/submissions/${row.id}`);
+  return c.json(answer, 201);
+});
+
+async function taskFor(db: Db, c: Parameters<typeof principal>[0], taskId: string) {
+  const task = await getTask(db, taskId);
+  if (!task) throw problems.notFound(`task "${taskId}"`);
+  const project = await projectFor(db, principal(c), task.projectId, ANY_ROLE, "work on tasks");
+  return { task, project };
+}
+
+/** Why a lease-bound call was refused, as precisely as the task's state tells. */
+function leaseProblem(task: TaskRow, token: string, now: number): Problem {
+  let detail: string;
+  if (task.leaseToken !== token) detail = task.status === "leased" ? "this lease is no longer yours: the task was reclaimed by someone else" : `the task is ${task.status}, not leased with this token`;
+  else if (task.status !== "leased") detail = `the task is ${task.status}`;
+  else if ((task.leaseExpires ?? 0) < now) detail = "the lease has expired; claim a new task";
+  else detail = "the lease is held by another principal";
+  return new Problem(409, "lease-not-held", "Lease not held", detail, { task_id: task.id, task_status: task.status });
+}

@@ -1,0 +1,45 @@
+import { and, asc, eq, sql } from "drizzle-orm";
+import { adjudications, consolidations, regionTexts } from "../../schema/tables.ts";
+import type { Db } from "./db.ts";
+
+export async function finalRegionTexts(db: Db, imageId: string) {
+  return db.select().from(regionTexts).where(eq(regionTexts.imageId, imageId)).orderBy(asc(regionTexts.segmentId)).all();
+}
+
+export async function getConsolidation(db: Db, imageId: string, round: number) {
+  return db.select().from(consolidations).where(and(eq(consolidations.imageId, imageId), eq(consolidations.round, round))).get();
+}
+
+export async function listAdjudications(db: Db, imageId: string) {
+  return db.select().from(adjudications).where(eq(adjudications.imageId, imageId)).orderBy(asc(adjudications.id)).all();
+}
+
+/** A lead's override: the new text and its record land together; the version guards a lost update. */
+export async function adjudicate(
+  db: Db,
+  a: { imageId: string; segmentId: number; text: string | null; previousText: string | null; reason: string | null; subject: string; expectedVersion: number; now: number },
+): Promise<boolean> {
+  const [updated] = await db.batch([
+    db
+      .update(regionTexts)
+      .set({ text: a.text, source: "adjudicated", version: sql`${regionTexts.version} + 1`, updatedBy: a.subject, updatedAt: a.now })
+      .where(and(eq(regionTexts.imageId, a.imageId), eq(regionTexts.segmentId, a.segmentId), eq(regionTexts.version, a.expectedVersion)))
+      .returning({ version: regionTexts.version }),
+    db.insert(adjudications).select(
+      db
+        .select({
+          id: sql<number>`NULL`.as("id"),
+          imageId: sql<string>`${a.imageId}`.as("image_id"),
+          segmentId: sql<number>`${a.segmentId}`.as("segment_id"),
+          text: sql<string | null>`${a.text}`.as("text"),
+          previousText: sql<string | null>`${a.previousText}`.as("previous_text"),
+          reason: sql<string | null>`${a.reason}`.as("reason"),
+          subject: sql<string>`${a.subject}`.as("subject"),
+          at: sql<number>`${a.now}`.as("at"),
+        })
+        .from(regionTexts)
+        .where(and(eq(regionTexts.imageId, a.imageId), eq(regionTexts.segmentId, a.segmentId), eq(regionTexts.version, a.expectedVersion + 1))),
+    ),
+  ]);
+  return (updated as unknown[]).length === 1;
+}

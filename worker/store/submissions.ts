@@ -1,0 +1,43 @@
+import { and, desc, eq, inArray, lt } from "drizzle-orm";
+import { reviews, submissions, tasks, type ReviewRow, type SubmissionRow } from "../../schema/tables.ts";
+import type { Db } from "./db.ts";
+
+export async function getSubmission(db: Db, id: string): Promise<SubmissionRow | undefined> {
+  return db.select().from(submissions).where(eq(submissions.id, id)).get();
+}
+
+export async function submissionOfTask(db: Db, taskId: string): Promise<SubmissionRow | undefined> {
+  return db.select().from(submissions).where(eq(submissions.taskId, taskId)).get();
+}
+
+export async function reviewOf(db: Db, submissionId: string): Promise<ReviewRow | undefined> {
+  return db.select().from(reviews).where(eq(reviews.submissionId, submissionId)).get();
+}
+
+export async function submissionsOfImage(db: Db, imageId: string, round: number): Promise<SubmissionRow[]> {
+  return db.select().from(submissions).where(and(eq(submissions.imageId, imageId), eq(submissions.round, round))).orderBy(submissions.id).all();
+}
+
+export async function reviewsOfImage(db: Db, imageId: string): Promise<ReviewRow[]> {
+  return db.select().from(reviews).where(eq(reviews.imageId, imageId)).orderBy(reviews.at).all();
+}
+
+export async function reviewsFor(db: Db, submissionIds: string[]): Promise<ReviewRow[]> {
+  if (submissionIds.length === 0) return [];
+  return db.select().from(reviews).where(inArray(reviews.submissionId, submissionIds.slice(0, 90))).all();
+}
+
+/** A person's own submissions, newest first, one page before `beforeId`. */
+export async function submissionsBy(db: Db, subject: string, beforeId: string | null, limit: number): Promise<SubmissionRow[]> {
+  return db
+    .select()
+    .from(submissions)
+    .where(and(eq(submissions.subject, subject), beforeId ? lt(submissions.id, beforeId) : undefined))
+    .orderBy(desc(submissions.id))
+    .limit(limit)
+    .all();
+}
+
+export async function leasesOf(db: Db, subject: string) {
+  return db.select().from(tasks).where(and(eq(tasks.leaseOwner, subject), eq(tasks.status, "leased"))).orderBy(tasks.id).all();
+}

@@ -1,0 +1,129 @@
+import { and, eq, sql } from "drizzle-orm";
+import { tasks, type TaskKind, type TaskRow } from "../../schema/tables.ts";
+import { ulid } from "../domain/ids.ts";
+import { NORMAL_PRIORITY } from "../domain/lease.ts";
+import type { Db } from "./db.ts";
+
+export const newTaskId = () => `tsk_${ulid()}`;
+
+export function editTaskRows(projectId: string, imageId: string, round: number, slots: number, now: number): TaskRow[] {
+  return Array.from({ length: slots }, (_, slot) => ({
+    id: newTaskId(),
+    projectId,
+    imageId,
+    round,
+    kind: "edit" as const,
+    slot,
+    status: "open" as const,
+    priority: NORMAL_PRIORITY,
+    submissionId: null,
+    excludeSubject: "",
+    reworkOf: null,
+    reworkReason: null,
+    leaseOwner: null,
+    leaseToken: null,
+    startKey: null,
+    startSource: null,
+    leaseExpires: null,
+    leasedAt: null,
+    createdAt: now,
+    updatedAt: now,
+  }));
+}
+
+export interface ClaimRequest {
+  projectId: string;
+  round: number;
+  kind: TaskKind;
+  subject: string;
+  token: string;
+  now: number;
+  leaseMs: number;
+}
+
+const notHeldBy = (subject: string) =>
+  sql`NOT EXISTS (SELECT 1 FROM image_workers w WHERE w.image_id = t.image_id AND w.round = t.round AND w.subject = ${subject})`;
+
+/**
+ * The claim: one UPDATE whose subquery walks the queue index (project, round, kind, status,
+ * priority, id) and stops at the first task this person may take. No task can be leased twice:
+ * the outer WHERE re-checks the status inside the same statement, and D1 runs statements one at
+ * a time. Expired leases are a separate, equally indexed attempt (never an OR in this predicate).
+ */
+export async function claimOpen(db: Db, r: ClaimRequest): Promise<TaskRow | undefined> {
+  return db
+    .update(tasks)
+    .set({ status: "leased", leaseOwner: r.subject, leaseToken: r.token, leaseExpires: r.now + r.leaseMs, leasedAt: r.now, updatedAt: r.now })
+    .where(
+      sql`${tasks.id} = (
+        SELECT t.id FROM tasks t INDEXED BY tasks_queue
+        WHERE t.project_id = ${r.projectId} AND t.round = ${r.round} AND t.kind = ${r.kind} AND t.status = 'open'
+          AND t.exclude_subject != ${r.subject} AND ${notHeldBy(r.subject)}
+        ORDER BY t.priority, t.id
+        LIMIT 1
+      ) AND ${tasks.status} = 'open'`,
+    )
+    .returning()
+    .get();
+}
+
+/** The second attempt: a lease that ran out and that the sweep has not reopened yet. */
+export async function claimExpired(db: Db, r: ClaimRequest): Promise<TaskRow | undefined> {
+  return db
+    .update(tasks)
+    .set({ status: "leased", leaseOwner: r.subject, leaseToken: r.token, leaseExpires: r.now + r.leaseMs, leasedAt: r.now, updatedAt: r.now })
+    .where(
+      sql`${tasks.id} = (
+        SELECT t.id FROM tasks t INDEXED BY tasks_expiry
+        WHERE t.status = 'leased' AND t.lease_expires < ${r.now}
+          AND t.project_id = ${r.projectId} AND t.round = ${r.round} AND t.kind = ${r.kind}
+          AND t.exclude_subject != ${r.subject} AND ${notHeldBy(r.subject)}
+        ORDER BY t.lease_expires
+        LIMIT 1
+      ) AND ${tasks.status} = 'leased' AND ${tasks.leaseExpires} < ${r.now}`,
+    )
+    .returning()
+    .get();
+}
+
+export async function recordStart(db: Db, taskId: string, token: string, startKey: string | null, startSource: string): Promise<void> {
+  await db.update(tasks).set({ startKey, startSource }).where(and(eq(tasks.id, taskId), eq(tasks.leaseToken, token)));
+}
+
+export async function getTask(db: Db, id: string): Promise<TaskRow | undefined> {
+  return db.select().from(tasks).where(eq(tasks.id, id)).get();
+}
+
+/** Extends a live lease held with `token`; undefined when it expired or is not the caller's. */
+export async function heartbeat(db: Db, id: string, token: string, now: number, leaseMs: number): Promise<TaskRow | undefined> {
+  return db
+    .update(tasks)
+    .set({ leaseExpires: now + leaseMs })
+    .where(and(eq(tasks.id, id), eq(tasks.leaseToken, token), eq(tasks.status, "leased"), sql`${tasks.leaseExpires} >= ${now}`))
+    .returning()
+    .get();
+}
+
+export async function release(db: Db, id: string, token: string, now: number): Promise<TaskRow | undefined> {
+  return db
+    .update(tasks)
+    .set({ status: "open", leaseOwner: null, leaseToken: null, leaseExpires: null, leasedAt: null, startKey: null, startSource: null, updatedAt: now })
+    .where(and(eq(tasks.id, id), eq(tasks.leaseToken, token), eq(tasks.status, "leased")))
+    .returning()
+    .get();
+}
+
+/** The scheduled sweep: every expired lease back to open, through the expiry index. */
+export async function reopenExpired(db: Db, now: number): Promise<number> {
+  const rows = await db
+    .update(tasks)
+    .set({ status: "open", leaseOwner: null, leaseToken: null, leaseExpires: null, leasedAt: null, startKey: null, startSource: null, updatedAt: now })
+    .where(and(eq(tasks.status, "leased"), sql`${tasks.leaseExpires} < ${now}`))
+    .returning({ id: tasks.id })
+    .all();
+  return rows.length;
+}
+
+export async function tasksOfImage(db: Db, imageId: string, round: number, kind: TaskKind): Promise<TaskRow[]> {
+  return db.select().from(tasks).where(and(eq(tasks.imageId, imageId), eq(tasks.round, round), eq(tasks.kind, kind))).orderBy(tasks.id).all();
+}
