@@ -106,32 +106,53 @@ process.on("SIGINT", () => {
   cleanup().finally(() => process.exit(130));
 });
 
-/** CPU seconds (user + system) of a process and its descendants, from /proc (Linux); null elsewhere. */
-function treeCpuSeconds(rootPid: number | undefined): number | null {
-  if (rootPid === undefined || !existsSync("/proc/self/stat")) return null;
-  const tick = 100; // USER_HZ on Linux
-  const stats = new Map<number, { ppid: number; cpu: number }>();
+const USER_HZ = 100; // clock ticks per second in /proc on Linux
+
+/**
+ * CPU seconds (user + system) of a process tree by command name (workerd, node, …), and of the
+ * whole machine, from /proc (Linux); null elsewhere. The machine total shows what else competed.
+ */
+interface CpuSnapshot {
+  byName: Map<string, number>;
+  machine: number;
+}
+
+function cpuSnapshot(rootPid: number | undefined): CpuSnapshot | null {
+  if (rootPid === undefined || !existsSync("/proc/stat")) return null;
+  const stats = new Map<number, { ppid: number; name: string; cpu: number }>();
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const text = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const name = text.slice(text.indexOf("(") + 1, text.lastIndexOf(")"));
       const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
-      stats.set(Number(entry), { ppid: Number(fields[1]), cpu: (Number(fields[11]) + Number(fields[12])) / tick });
+      stats.set(Number(entry), { ppid: Number(fields[1]), name, cpu: (Number(fields[11]) + Number(fields[12])) / USER_HZ });
     } catch {
       // the process went away
     }
   }
-  let total = 0;
+  const byName = new Map<string, number>();
   const queue = [rootPid];
   const seen = new Set<number>();
   while (queue.length > 0) {
     const pid = queue.pop()!;
     if (seen.has(pid)) continue;
     seen.add(pid);
-    total += stats.get(pid)?.cpu ?? 0;
-    for (const [child, s] of stats) if (s.ppid === pid) queue.push(child);
+    const s = stats.get(pid);
+    if (s) byName.set(s.name, (byName.get(s.name) ?? 0) + s.cpu);
+    for (const [child, c] of stats) if (c.ppid === pid) queue.push(child);
   }
-  return total;
+  // cpu  user nice system idle iowait irq softirq steal …
+  const f = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+  const machine = (f[0] + f[1] + f[2] + f[5] + f[6] + (f[7] ?? 0)) / USER_HZ;
+  return { byName, machine };
+}
+
+function cpuDelta(a: CpuSnapshot | null, b: CpuSnapshot | null): CpuSnapshot | null {
+  if (!a || !b) return null;
+  const byName = new Map<string, number>();
+  for (const [k, v] of b.byName) byName.set(k, v - (a.byName.get(k) ?? 0));
+  return { byName, machine: b.machine - a.machine };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -149,7 +170,7 @@ interface PhaseResult {
   seconds: number;
   errors: string[];
   clientCpu: number;
-  serverCpu: number | null;
+  serverCpu: CpuSnapshot | null;
 }
 
 type Call = (client: number) => Promise<{ status: number; after?: () => void }>;
@@ -162,7 +183,7 @@ async function runPhase(clients: number, seconds: number, call: Call, serverPid:
   const samples: Sample[] = [];
   const errors: string[] = [];
   const cpu0 = process.cpuUsage();
-  const server0 = treeCpuSeconds(serverPid);
+  const server0 = cpuSnapshot(serverPid);
   const start = performance.now();
   const deadline = start + seconds * 1000;
   const loop = async (client: number) => {
@@ -182,13 +203,13 @@ async function runPhase(clients: number, seconds: number, call: Call, serverPid:
   };
   await Promise.all(Array.from({ length: clients }, (_, i) => loop(i)));
   const cpu = process.cpuUsage(cpu0);
-  const server1 = treeCpuSeconds(serverPid);
+  const server1 = cpuSnapshot(serverPid);
   return {
     samples,
     seconds,
     errors,
     clientCpu: (cpu.user + cpu.system) / 1e6,
-    serverCpu: server0 !== null && server1 !== null ? server1 - server0 : null,
+    serverCpu: cpuDelta(server0, server1),
   };
 }
 
@@ -397,8 +418,18 @@ const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : "n/a");
 const f2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : "n/a");
 const verdict = (ok: boolean) => (ok ? "PASS" : "MISS");
 const others = (r: Rate) => (r.other.size ? `; other answers: ${[...r.other].map(([s, c]) => `${s === -1 ? "error" : s}×${c}`).join(", ")}` : "");
-const cpu = (p: PhaseResult) =>
-  `cpu: server ${p.serverCpu === null ? "n/a" : `${(p.serverCpu / p.seconds).toFixed(2)} cores`}, bench client ${(p.clientCpu / p.seconds).toFixed(2)} cores`;
+/** Average cores busy during a phase: per server process, the bench client, everything else. */
+function cpu(p: PhaseResult): string {
+  const client = p.clientCpu / p.seconds;
+  if (!p.serverCpu) return `cpu: bench client ${client.toFixed(2)} cores`;
+  const parts = [...p.serverCpu.byName].filter(([, v]) => v > 0).sort((x, y) => y[1] - x[1]);
+  const server = parts.reduce((s, [, v]) => s + v, 0) / p.seconds;
+  const rest = Math.max(0, p.serverCpu.machine / p.seconds - server - client);
+  return (
+    `cpu (cores): server ${server.toFixed(2)} [${parts.map(([k, v]) => `${k} ${(v / p.seconds).toFixed(2)}`).join(", ")}], ` +
+    `bench client ${client.toFixed(2)}, other processes ${rest.toFixed(2)}`
+  );
+}
 
 function printRun(r: RunResult, a: Args): void {
   const ratio = r.claims.perSecond / r.ceiling.perSecond;
