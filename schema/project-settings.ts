@@ -59,6 +59,16 @@ export const ProjectSettingsSchema = z
         required: z.boolean().default(true).openapi({ description: "Every submission gets a review task; when false, submissions are accepted as they arrive." }),
       })
       .prefault({}),
+    caption: z
+      .strictObject({
+        requireThingsAbove: z
+          .int()
+          .min(0)
+          .nullable()
+          .default(null)
+          .openapi({ description: "Area in pixels: a round-2 caption must ground every thing segment larger than this, or give a reason per missing segment. null = no such rule." }),
+      })
+      .prefault({}),
     vlm: Vlm.prefault({}),
     render: Render.prefault({}),
   })

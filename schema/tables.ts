@@ -42,6 +42,8 @@ export const images = sqliteTable(
       .references(() => projects.id, { onDelete: "cascade" }),
     externalId: text("external_id"),
     fileName: text("file_name").notNull(),
+    /** Dataset split (train/val/test…), for export filters. */
+    split: text("split"),
     width: integer("width").notNull(),
     height: integer("height").notNull(),
     format: text("format", { enum: ["jpeg", "png"] }).notNull(),
@@ -348,6 +350,11 @@ export const submissions = sqliteTable(
     draftModel: text("draft_model"),
     draftPrompt: text("draft_prompt"),
     regions: text("regions", { mode: "json" }).$type<SubmittedRegion[]>().notNull(),
+    /** Round 2: the grounded caption, the caption it started from, and its coverage. */
+    caption: text("caption", { mode: "json" }).$type<DraftCaption>(),
+    startCaption: text("start_caption", { mode: "json" }).$type<DraftCaption>(),
+    coverage: text("coverage", { mode: "json" }).$type<CaptionCoverage>(),
+    missingReasons: text("missing_reasons", { mode: "json" }).$type<Record<string, string>>(),
     effort: text("effort", { mode: "json" }).$type<SubmissionEffort>().notNull(),
     leasedAt: integer("leased_at").notNull(),
     durationMs: integer("duration_ms").notNull(),
@@ -439,3 +446,65 @@ export const adjudications = sqliteTable(
 export type TaskRow = typeof tasks.$inferSelect;
 export type SubmissionRow = typeof submissions.$inferSelect;
 export type ReviewRow = typeof reviews.$inferSelect;
+
+export interface CaptionCoverage {
+  segments: number;
+  things: number;
+  area: number;
+  groundedIds: number[];
+  ungroundedThings: number[];
+}
+
+export interface CaptionStats {
+  words: number;
+  masks: number;
+  groundedMasks: number;
+  spans: number;
+  nouns: string[];
+}
+
+/**
+ * The image's current final caption, with its lineage: the accepted round-2 submission, the merge
+ * draft it started from and the version of every region text it was built on. An adjudicated
+ * region marks it stale.
+ */
+export const finalCaptions = sqliteTable(
+  "final_captions",
+  {
+    imageId: text("image_id")
+      .primaryKey()
+      .references(() => images.id, { onDelete: "cascade" }),
+    projectId: text("project_id").notNull(),
+    version: integer("version").notNull(),
+    text: text("text").notNull(),
+    spans: text("spans", { mode: "json" }).$type<DraftCaption["spans"]>().notNull(),
+    submissionId: text("submission_id").notNull(),
+    draftKey: text("draft_key"),
+    regionVersions: text("region_versions", { mode: "json" }).$type<Record<string, number>>().notNull(),
+    coverage: text("coverage", { mode: "json" }).$type<CaptionCoverage>().notNull(),
+    stats: text("stats", { mode: "json" }).$type<CaptionStats>().notNull(),
+    effort: text("effort", { mode: "json" }).$type<SubmissionEffort>().notNull(),
+    stale: integer("stale", { mode: "boolean" }).notNull().default(false),
+    staleReason: text("stale_reason"),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [index("final_captions_project").on(t.projectId, t.imageId), index("final_captions_stale").on(t.projectId, t.stale, t.imageId)],
+);
+
+/** Every version a final caption has had: append-only. */
+export const finalCaptionVersions = sqliteTable(
+  "final_caption_versions",
+  {
+    imageId: text("image_id").notNull(),
+    version: integer("version").notNull(),
+    text: text("text").notNull(),
+    spans: text("spans", { mode: "json" }).$type<DraftCaption["spans"]>().notNull(),
+    submissionId: text("submission_id").notNull(),
+    draftKey: text("draft_key"),
+    regionVersions: text("region_versions", { mode: "json" }).$type<Record<string, number>>().notNull(),
+    at: integer("at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.imageId, t.version] })],
+);
+
+export type FinalCaptionRow = typeof finalCaptions.$inferSelect;

@@ -109,50 +109,55 @@ process.on("SIGINT", () => {
 const USER_HZ = 100; // clock ticks per second in /proc on Linux
 
 /**
- * CPU seconds (user + system) of a process tree by command name (workerd, node, …), and of the
- * whole machine, from /proc (Linux); null elsewhere. The machine total shows what else competed.
+ * CPU seconds (user + system) of each process in the server's tree, and of the whole machine, from
+ * /proc (Linux); null elsewhere. The machine total shows what else competed for the cores.
  */
 interface CpuSnapshot {
+  procs: Map<number, { name: string; cpu: number }>;
+  machine: number;
+}
+
+interface CpuUse {
   byName: Map<string, number>;
   machine: number;
+  /** workerd was replaced during the phase: wrangler rebuilt after a source file changed. */
+  restarted: boolean;
 }
 
 function cpuSnapshot(rootPid: number | undefined): CpuSnapshot | null {
   if (rootPid === undefined || !existsSync("/proc/stat")) return null;
-  const stats = new Map<number, { ppid: number; name: string; cpu: number }>();
+  const all = new Map<number, { ppid: number; name: string; cpu: number }>();
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const text = readFileSync(`/proc/${entry}/stat`, "utf8");
       const name = text.slice(text.indexOf("(") + 1, text.lastIndexOf(")"));
       const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
-      stats.set(Number(entry), { ppid: Number(fields[1]), name, cpu: (Number(fields[11]) + Number(fields[12])) / USER_HZ });
+      all.set(Number(entry), { ppid: Number(fields[1]), name, cpu: (Number(fields[11]) + Number(fields[12])) / USER_HZ });
     } catch {
       // the process went away
     }
   }
-  const byName = new Map<string, number>();
+  const procs = new Map<number, { name: string; cpu: number }>();
   const queue = [rootPid];
-  const seen = new Set<number>();
   while (queue.length > 0) {
     const pid = queue.pop()!;
-    if (seen.has(pid)) continue;
-    seen.add(pid);
-    const s = stats.get(pid);
-    if (s) byName.set(s.name, (byName.get(s.name) ?? 0) + s.cpu);
-    for (const [child, c] of stats) if (c.ppid === pid) queue.push(child);
+    const p = all.get(pid);
+    if (!p || procs.has(pid)) continue;
+    procs.set(pid, { name: p.name, cpu: p.cpu });
+    for (const [child, c] of all) if (c.ppid === pid) queue.push(child);
   }
   // cpu  user nice system idle iowait irq softirq steal …
   const f = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
-  const machine = (f[0] + f[1] + f[2] + f[5] + f[6] + (f[7] ?? 0)) / USER_HZ;
-  return { byName, machine };
+  return { procs, machine: (f[0] + f[1] + f[2] + f[5] + f[6] + (f[7] ?? 0)) / USER_HZ };
 }
 
-function cpuDelta(a: CpuSnapshot | null, b: CpuSnapshot | null): CpuSnapshot | null {
+function cpuDelta(a: CpuSnapshot | null, b: CpuSnapshot | null): CpuUse | null {
   if (!a || !b) return null;
   const byName = new Map<string, number>();
-  for (const [k, v] of b.byName) byName.set(k, v - (a.byName.get(k) ?? 0));
-  return { byName, machine: b.machine - a.machine };
+  for (const [pid, p] of b.procs) byName.set(p.name, (byName.get(p.name) ?? 0) + p.cpu - (a.procs.get(pid)?.cpu ?? 0));
+  const workerd = (s: CpuSnapshot) => [...s.procs].filter(([, p]) => p.name === "workerd").map(([pid]) => pid).sort().join(",");
+  return { byName, machine: b.machine - a.machine, restarted: workerd(a) !== workerd(b) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -170,7 +175,11 @@ interface PhaseResult {
   seconds: number;
   errors: string[];
   clientCpu: number;
-  serverCpu: CpuSnapshot | null;
+  serverCpu: CpuUse | null;
+  /** Runs of this phase thrown away because the server restarted during them. */
+  discarded: number;
+  /** Answers other than 200/204 and failures during warm-ups and discarded runs (status → count). */
+  unmeasured: Map<number, number>;
 }
 
 type Call = (client: number) => Promise<{ status: number; after?: () => void }>;
@@ -210,7 +219,35 @@ async function runPhase(clients: number, seconds: number, call: Call, serverPid:
     errors,
     clientCpu: (cpu.user + cpu.system) / 1e6,
     serverCpu: cpuDelta(server0, server1),
+    discarded: 0,
+    unmeasured: new Map(),
   };
+}
+
+const MAX_ATTEMPTS = 3;
+
+/**
+ * A measured phase, after a warm-up. wrangler dev rebuilds and restarts workerd whenever a source
+ * file changes (other people editing worker/ while this runs): a run that saw a restart is thrown
+ * away and repeated, at most MAX_ATTEMPTS times in all; the report says how many were.
+ */
+async function measure(label: string, clients: number, seconds: number, warmup: number, call: Call, serverPid: number | undefined): Promise<PhaseResult> {
+  let discarded = 0;
+  const unmeasured = new Map<number, number>();
+  const errors: string[] = [];
+  const keep = (r: PhaseResult) => {
+    for (const s of r.samples) if (s.status !== 200 && s.status !== 204) unmeasured.set(s.status, (unmeasured.get(s.status) ?? 0) + 1);
+    errors.push(...r.errors.slice(0, 5));
+  };
+  for (let attempt = 1; ; attempt++) {
+    if (warmup > 0) keep(await runPhase(clients, warmup, call, serverPid));
+    const r = await runPhase(clients, seconds, call, serverPid);
+    if (!r.serverCpu?.restarted || attempt >= MAX_ATTEMPTS) return { ...r, discarded, unmeasured, errors: [...errors, ...r.errors].slice(0, 10) };
+    keep(r);
+    discarded++;
+    console.log(`  (${label}: the server restarted during the run, as wrangler does when a source file changes; measuring again)`);
+    await new Promise((ok) => setTimeout(ok, 3000));
+  }
 }
 
 interface Rate {
@@ -376,14 +413,11 @@ async function runOne(n: number, a: Args): Promise<RunResult> {
       return { status: res.status };
     };
 
-    if (a.warmup > 0) await runPhase(a.clients, a.warmup, claim, server.pid);
-    const claimPhase = await runPhase(a.clients, a.seconds, claim, server.pid);
+    const claimPhase = await measure("claims", a.clients, a.seconds, a.warmup, claim, server.pid);
     const claims = rateOf(claimPhase);
     const dryWindow = claimPhase.samples.some((s) => s.inWindow && s.status === 204);
-
-    if (a.warmup > 0) await runPhase(a.clients, Math.min(a.warmup, 2), get("/healthz"), server.pid);
-    const ceilingPhase = await runPhase(a.clients, a.seconds, get("/healthz"), server.pid);
-    const authRefPhase = await runPhase(a.clients, a.seconds, get(`/v1/projects/${PROJECT}`, leadToken), server.pid);
+    const ceilingPhase = await measure("ceiling", a.clients, a.seconds, Math.min(a.warmup, 2), get("/healthz"), server.pid);
+    const authRefPhase = await measure("reference", a.clients, a.seconds, Math.min(a.warmup, 2), get(`/v1/projects/${PROJECT}`, leadToken), server.pid);
 
     await stopServer(server);
     live.server = undefined;
@@ -421,13 +455,15 @@ const others = (r: Rate) => (r.other.size ? `; other answers: ${[...r.other].map
 /** Average cores busy during a phase: per server process, the bench client, everything else. */
 function cpu(p: PhaseResult): string {
   const client = p.clientCpu / p.seconds;
-  if (!p.serverCpu) return `cpu: bench client ${client.toFixed(2)} cores`;
+  const restarts =
+    (p.discarded ? `; ${p.discarded} run(s) discarded for a server restart` : "") + (p.serverCpu?.restarted ? "; THE SERVER RESTARTED DURING THIS RUN: figures perturbed" : "");
+  if (!p.serverCpu) return `cpu: bench client ${client.toFixed(2)} cores${restarts}`;
   const parts = [...p.serverCpu.byName].filter(([, v]) => v > 0).sort((x, y) => y[1] - x[1]);
   const server = parts.reduce((s, [, v]) => s + v, 0) / p.seconds;
   const rest = Math.max(0, p.serverCpu.machine / p.seconds - server - client);
   return (
     `cpu (cores): server ${server.toFixed(2)} [${parts.map(([k, v]) => `${k} ${(v / p.seconds).toFixed(2)}`).join(", ")}], ` +
-    `bench client ${client.toFixed(2)}, other processes ${rest.toFixed(2)}`
+    `bench client ${client.toFixed(2)}, other processes ${rest.toFixed(2)}${restarts}`
   );
 }
 
@@ -452,6 +488,10 @@ function printRun(r: RunResult, a: Args): void {
     `                 leases seen by clients ${d.clientLeases}, leased in db ${d.dbLeased}, image_workers rows ${d.dbImageWorkers}, ` +
       `leased without image_workers row ${d.dbWithoutImageWorker}, client lease ≠ db owner/token ${d.ownerMismatch}`,
   );
+  for (const [label, p] of [["claims", r.claimPhase], ["ceiling", r.ceilingPhase], ["reference", r.authRefPhase]] as const) {
+    if (p.unmeasured.size) console.log(`${label}: failed answers outside the measured window: ${[...p.unmeasured].map(([s, c]) => `${s === -1 ? "error" : s}×${c}`).join(", ")}`);
+    for (const e of new Set(p.errors)) console.log(`${label}: ${e}`);
+  }
   if (r.dryWindow) console.log(`WARNING          the queue ran dry during the measured window (204s): N is too small for this duration`);
   console.log(`target 0 duplicates                         ${verdict(d.total === 0 && d.ownerMismatch === 0)}  (${d.total})`);
   console.log(`target claims/s ≥ ${TARGET.claimsVsCeiling} × ceiling               ${verdict(ratio >= TARGET.claimsVsCeiling)}  (ratio ${f2(ratio)})`);

@@ -1,6 +1,7 @@
 import { notFound, onError } from "./http/errors.ts";
 import { router } from "./http/router.ts";
 import { authenticate, corsFromEnv } from "./http/middleware.ts";
+import { captionRoutes } from "./routes/captions.ts";
 import { draftJobRoutes } from "./routes/draft-jobs.ts";
 import { draftRoutes } from "./routes/drafts.ts";
 import { fileRoutes } from "./routes/files.ts";
@@ -36,7 +37,7 @@ export function buildApp() {
   app.use("*", corsFromEnv());
   app.use("/v1/*", authenticate);
 
-  for (const routes of [metaRoutes, projectRoutes, imageRoutes, fileRoutes, draftRoutes, draftJobRoutes, taskRoutes, reviewRoutes, historyRoutes]) app.route("/", routes);
+  for (const routes of [metaRoutes, projectRoutes, imageRoutes, fileRoutes, draftRoutes, draftJobRoutes, taskRoutes, reviewRoutes, historyRoutes, captionRoutes]) app.route("/", routes);
 
   // Generated once per isolate, on first request, not per request.
   let document: string | undefined;

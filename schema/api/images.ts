@@ -26,6 +26,7 @@ export const IngestForm = z
     }),
     file_name: z.string().max(500).optional(),
     external_id: z.string().max(200).optional().openapi({ description: "Your id for the image (e.g. the COCO image id); unique per project." }),
+    split: z.string().regex(/^[A-Za-z0-9_.-]{1,40}$/, "a split is 1–40 letters, digits, _ . or -").optional().openapi({ description: "Dataset split (e.g. train, val), for export filters." }),
   })
   .openapi("IngestForm");
 
@@ -59,6 +60,7 @@ export const ImageSummarySchema = z
     project_id: z.string(),
     external_id: z.string().nullable(),
     file_name: z.string(),
+    split: z.string().nullable(),
     width: z.int(),
     height: z.int(),
     format: z.enum(["jpeg", "png"]),

@@ -4,7 +4,7 @@ export const MAX_REGION_TEXT = 2000;
 
 export const ClaimRequest = z
   .strictObject({
-    round: z.literal(1).default(1).openapi({ description: "Round-1 region editing (round-2 caption editing arrives with the grounded-caption API)." }),
+    round: z.union([z.literal(1), z.literal(2)]).default(1).openapi({ description: "1: edit region texts; 2: edit the merged, grounded caption." }),
     kind: z.enum(["edit", "review"]).default("edit"),
   })
   .openapi("ClaimRequest");
@@ -37,10 +37,31 @@ const RegionInput = z.discriminatedUnion("action", [
   }),
 ]);
 
+const CaptionInput = z.strictObject({
+  text: z.string().min(1).max(20_000),
+  spans: z
+    .array(z.strictObject({ start: z.int().min(0), end: z.int().min(0), segment_ids: z.array(z.int()).min(1).max(1000) }))
+    .max(2000),
+});
+
 export const SubmissionCreate = z
   .strictObject({
     lease_token: z.string().min(1).max(100),
-    regions: z.array(RegionInput).min(1).max(5000).openapi({ description: "One entry per segment of the image." }),
+    regions: z.array(RegionInput).min(1).max(5000).optional().openapi({ description: "Round 1: one entry per segment of the image." }),
+    caption: CaptionInput.optional().openapi({
+      description: "Round 2: the grounded caption; span offsets are Unicode code points of the NFC text, half-open.",
+    }),
+    inline: z
+      .string()
+      .min(1)
+      .max(40_000)
+      .optional()
+      .openapi({ description: "Round 2, instead of `caption`: the inline form, e.g. `A <3:man in a red jacket> walks <5,6:two dogs>.`" }),
+    missing_reasons: z
+      .array(z.strictObject({ segment_id: z.int(), reason: z.string().trim().min(1).max(500) }))
+      .max(1000)
+      .optional()
+      .openapi({ description: "Round 2: why a thing the project requires to be grounded is not." }),
     active_seconds: z.int().min(0).max(86_400).optional().openapi({ description: "Time the annotator was actively working, as the front end measured it." }),
   })
   .openapi("SubmissionCreate");
@@ -81,6 +102,10 @@ export const LeaseSchema = z
     image: z.object({ id: z.string(), width: z.int(), height: z.int(), url: z.string(), som_url: z.string() }),
     regions: z.array(Region),
     start: z.object({
+      caption: z
+        .object({ text: z.string(), spans: z.array(z.object({ start: z.int(), end: z.int(), segment_ids: z.array(z.int()) })), inline: z.string() })
+        .optional()
+        .openapi({ description: "Round 2: the caption to start from (the merge draft, or the rejected caption for rework)." }),
       source: z.enum(["vlm", "template", "template-fallback", "rework"]),
       key: z.string().nullable(),
       note: z.string().nullable().openapi({ description: "Why the texts are not the model's (fallback) or why the work came back (rework)." }),
@@ -110,6 +135,8 @@ export const SubmissionSchema = z
         draft_words: z.int(),
       }),
     ),
+    caption: z.object({ text: z.string(), spans: z.array(z.object({ start: z.int(), end: z.int(), segment_ids: z.array(z.int()) })) }).nullable(),
+    coverage: z.record(z.string(), z.unknown()).nullable(),
     effort: z.record(z.string(), z.number()),
     duration_ms: z.int(),
     active_seconds: z.int().nullable(),

@@ -20,6 +20,7 @@ export interface IngestInput {
   segmentsInfo: SegmentInfo[];
   fileName: string;
   externalId: string | null;
+  split: string | null;
   createdBy: string;
 }
 
@@ -52,6 +53,7 @@ export async function ingestImage(db: Db, bucket: R2Bucket, input: IngestInput):
     projectId: input.projectId,
     externalId: input.externalId,
     fileName: input.fileName,
+    split: input.split,
     width: decoded.width,
     height: decoded.height,
     format: decoded.format,

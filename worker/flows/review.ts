@@ -1,5 +1,9 @@
 import { and, eq, ne } from "drizzle-orm";
-import { consolidations, regionTexts, reviews, tasks, type ImageRow, type ProjectRow, type ReviewRow, type SubmissionRow } from "../../schema/tables.ts";
+import { consolidations, regionTexts, reviews, tasks, type FinalCaptionRow, type ImageRow, type ProjectRow, type ReviewRow, type SubmissionRow } from "../../schema/tables.ts";
+import { captionStats } from "../domain/coverage.ts";
+import { getFinalCaption } from "../store/captions.ts";
+import { listSegments } from "../store/images.ts";
+import { finalRegionTexts } from "../store/region-texts.ts";
 import { consolidateImage } from "../domain/consolidate.ts";
 import { ulid } from "../domain/ids.ts";
 import { editSlots, REWORK_PRIORITY } from "../domain/lease.ts";
@@ -100,4 +104,29 @@ export async function consolidateIfComplete(db: Db, image: ImageRow, project: Pr
     throw err;
   }
   return true;
+}
+
+/**
+ * An accepted round-2 submission becomes the image's final caption: the next version, with its
+ * lineage (submission, merge draft, the version of every region text) and its dataset statistics.
+ */
+export async function finalCaptionFor(db: Db, image: ImageRow, submission: SubmissionRow, now: number): Promise<FinalCaptionRow> {
+  const [current, regions, segments] = await Promise.all([getFinalCaption(db, image.id), finalRegionTexts(db, image.id), listSegments(db, image)]);
+  const caption = submission.caption!;
+  return {
+    imageId: image.id,
+    projectId: image.projectId,
+    version: (current?.version ?? 0) + 1,
+    text: caption.text,
+    spans: caption.spans,
+    submissionId: submission.id,
+    draftKey: submission.draftKey,
+    regionVersions: Object.fromEntries(regions.map((r) => [String(r.segmentId), r.version])),
+    coverage: submission.coverage!,
+    stats: captionStats(caption, segments.length),
+    effort: submission.effort,
+    stale: false,
+    staleReason: null,
+    updatedAt: now,
+  };
 }

@@ -1,7 +1,8 @@
-import type { ImageRow, ProjectRow, TaskRow } from "../../schema/tables.ts";
+import type { DraftCaption, ImageRow, ProjectRow, TaskRow } from "../../schema/tables.ts";
 import type { Env } from "../env.ts";
 import type { Db } from "../store/db.ts";
 import { getDraft } from "../store/drafts.ts";
+import { finalRegionTexts } from "../store/region-texts.ts";
 import { getSubmission } from "../store/submissions.ts";
 import { currentDraft } from "./current-draft.ts";
 import { templateFallback } from "./draft.ts";
@@ -9,6 +10,8 @@ import { templateFallback } from "./draft.ts";
 export type StartSource = "vlm" | "template" | "template-fallback" | "rework";
 
 export interface StartText {
+  /** Round 2: the grounded caption to start from. */
+  caption?: DraftCaption;
   source: StartSource;
   /** The draft key (vlm, template) or the rejected submission (rework). */
   key: string | null;
@@ -28,6 +31,7 @@ async function templateTexts(db: Db, image: ImageRow): Promise<Map<number, strin
  */
 export async function chooseStart(env: Env, db: Db, image: ImageRow, project: ProjectRow, task: TaskRow): Promise<StartText> {
   if (task.reworkOf) return startTexts(db, image, "rework", task.reworkOf, task.reworkReason);
+  if (task.round === 2) return chooseCaptionStart(env, db, image, project);
   const draft = await currentDraft(env, db, image, project, 1);
   if (draft.state === "ready" && !draft.fallback) {
     return startTexts(db, image, draft.row.provider === "template" ? "template" : "vlm", draft.row.key, null);
@@ -44,7 +48,7 @@ export async function startTexts(db: Db, image: ImageRow, source: StartSource, k
     const rejected = await getSubmission(db, key);
     const texts = new Map(template);
     for (const r of rejected?.regions ?? []) texts.set(r.segmentId, r.text ?? "");
-    return { source, key, note: reworkReason ? `rejected: ${reworkReason}` : "rejected", texts };
+    return { ...(rejected?.caption ? { caption: rejected.caption } : {}), source, key, note: reworkReason ? `rejected: ${reworkReason}` : "rejected", texts };
   }
   if ((source === "vlm" || source === "template") && key) {
     const row = await getDraft(db, key);
@@ -54,4 +58,25 @@ export async function startTexts(db: Db, image: ImageRow, source: StartSource, k
     return { source, key, note: missing ? `${missing} region(s) missing from the model's answer use template texts` : null, texts };
   }
   return { source: "template-fallback", key, note: null, texts: template };
+}
+
+/** Round 2 starts from the merge draft: the model's, or the deterministic merge while it is missing. */
+async function chooseCaptionStart(env: Env, db: Db, image: ImageRow, project: ProjectRow): Promise<StartText> {
+  const texts = new Map((await finalRegionTexts(db, image.id)).filter((r) => r.text !== null).map((r) => [r.segmentId, r.text!]));
+  const draft = await currentDraft(env, db, image, project, 2);
+  if (draft.state === "ready" && !draft.fallback && draft.row.caption) {
+    return { caption: draft.row.caption, source: draft.row.provider === "template" ? "template" : "vlm", key: draft.row.key, note: null, texts };
+  }
+  const regions = [...texts].map(([segmentId, text]) => ({ segmentId, text }));
+  const merged = await templateFallback(db, image, { round: 2, params: { regions } });
+  const note = draft.state === "ready" ? "the model's merge failed; deterministic merge instead" : "the model's merge is not ready yet; deterministic merge instead";
+  return { caption: merged.caption!, source: "template-fallback", key: draft.state === "ready" ? draft.row.key : null, note, texts };
+}
+
+/** Round 2 again at submission time: what the task started from, to measure the edits. */
+export async function startCaption(db: Db, image: ImageRow, source: StartSource, key: string | null): Promise<DraftCaption | null> {
+  if (source === "rework" && key) return (await getSubmission(db, key))?.caption ?? null;
+  if ((source === "vlm" || source === "template") && key) return (await getDraft(db, key))?.caption ?? null;
+  const regions = (await finalRegionTexts(db, image.id)).filter((r) => r.text !== null).map((r) => ({ segmentId: r.segmentId, text: r.text! }));
+  return (await templateFallback(db, image, { round: 2, params: { regions } })).caption ?? null;
 }

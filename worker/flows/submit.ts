@@ -2,13 +2,15 @@ import { and, eq } from "drizzle-orm";
 import type { z } from "@hono/zod-openapi";
 import type { SubmissionCreate } from "../../schema/api/tasks.ts";
 import { submissions, tasks, type ImageRow, type ProjectRow, type SubmissionRow, type SubmittedRegion, type TaskRow } from "../../schema/tables.ts";
+import { coverage, missingRequiredThings } from "../domain/coverage.ts";
 import { checkAction, regionEffort, submissionEffort } from "../domain/edit-effort.ts";
+import { CaptionError, captionFromInline, validateCaption, type GroundedCaption } from "../domain/grounded-caption.ts";
 import { ulid } from "../domain/ids.ts";
 import { problems } from "../http/problem.ts";
 import type { Db } from "../store/db.ts";
 import { listSegments } from "../store/images.ts";
 import { newTaskId } from "../store/tasks.ts";
-import { startTexts, type StartSource } from "./start-text.ts";
+import { startCaption, startTexts, type StartSource } from "./start-text.ts";
 
 type Body = z.output<typeof SubmissionCreate>;
 
@@ -16,7 +18,10 @@ type Body = z.output<typeof SubmissionCreate>;
  * Checks a round-1 submission against the image and the texts the task started from, and builds
  * the rows it writes. Throws a 422 listing every offending region; nothing is written here.
  */
-export async function buildSubmission(db: Db, image: ImageRow, task: TaskRow, subject: string, body: Body, now: number): Promise<SubmissionRow> {
+export async function buildSubmission(db: Db, image: ImageRow, project: ProjectRow, task: TaskRow, subject: string, body: Body, now: number): Promise<SubmissionRow> {
+  if (task.round === 2) return buildCaptionSubmission(db, image, project, task, subject, body, now);
+  if (!body.regions) throw problems.validation([{ path: "body.regions", message: "a round-1 submission needs one entry per segment" }]);
+  if (body.caption || body.inline) throw problems.validation([{ path: "body.caption", message: "round-1 submissions carry region texts, not a caption" }]);
   const segments = await listSegments(db, image);
   const known = new Set(segments.map((s) => s.segmentId));
   const seen = new Map<number, number>();
@@ -54,6 +59,19 @@ export async function buildSubmission(db: Db, image: ImageRow, task: TaskRow, su
 
   regions.sort((a, b) => a.segmentId - b.segmentId);
   const effort = submissionEffort(regions.map((r) => ({ action: r.action, draft: r.draftText, final: r.text })));
+  return submissionRow(task, image, subject, body, start.source, start.key, now, { regions, effort });
+}
+
+function submissionRow(
+  task: TaskRow,
+  image: ImageRow,
+  subject: string,
+  body: Body,
+  source: StartSource,
+  key: string | null,
+  now: number,
+  content: Pick<SubmissionRow, "regions" | "effort"> & Partial<Pick<SubmissionRow, "caption" | "startCaption" | "coverage" | "missingReasons">>,
+): SubmissionRow {
   return {
     id: `sub_${ulid(now)}`,
     taskId: task.id,
@@ -62,12 +80,15 @@ export async function buildSubmission(db: Db, image: ImageRow, task: TaskRow, su
     round: task.round,
     subject,
     leaseToken: body.lease_token,
-    draftKey: start.key,
-    draftSource: start.source,
+    draftKey: key,
+    draftSource: source,
     draftModel: null,
     draftPrompt: null,
-    regions,
-    effort,
+    caption: null,
+    startCaption: null,
+    coverage: null,
+    missingReasons: null,
+    ...content,
     leasedAt: task.leasedAt ?? now,
     durationMs: now - (task.leasedAt ?? now),
     activeSeconds: body.active_seconds ?? null,
@@ -114,4 +135,76 @@ export function submitStatements(db: Db, project: ProjectRow, task: TaskRow, row
         ]
       : []),
   ] as const;
+}
+
+/**
+ * A round-2 submission: one grounded caption (canonical or inline), every grounding pointing at a
+ * segment of this image, coverage computed, and the project's rule on ungrounded things applied.
+ * Problems are 422s that say where (code point) and what.
+ */
+async function buildCaptionSubmission(db: Db, image: ImageRow, project: ProjectRow, task: TaskRow, subject: string, body: Body, now: number): Promise<SubmissionRow> {
+  if (body.regions) throw problems.validation([{ path: "body.regions", message: "round-2 submissions carry a caption, not region texts" }]);
+  if ((body.caption === undefined) === (body.inline === undefined)) {
+    throw problems.validation([{ path: "body.caption", message: "send exactly one of caption (canonical form) or inline" }]);
+  }
+  let caption: GroundedCaption;
+  if (body.inline !== undefined) {
+    try {
+      caption = captionFromInline(body.inline);
+    } catch (err) {
+      if (!(err instanceof CaptionError)) throw err;
+      throw problems.unprocessable("invalid-caption", "The caption markup is malformed", `inline: ${err.message}`, {
+        errors: [{ path: "body.inline", message: err.message }],
+        position: err.position,
+      });
+    }
+  } else {
+    caption = { text: body.caption!.text, spans: body.caption!.spans };
+  }
+  const segments = await listSegments(db, image);
+  const found = validateCaption(caption, new Set(segments.map((s) => s.segmentId)));
+  if (found.length) {
+    const prefix = body.inline !== undefined ? "body.inline" : "body.caption";
+    throw problems.unprocessable("invalid-caption", "The caption does not hold", found.map((p) => `${p.path}: ${p.message}`).join("; "), {
+      errors: found.map((p) => ({ path: body.inline !== undefined ? prefix : `${prefix}.${p.path}`, message: p.message })),
+    });
+  }
+
+  const coverageSegments = segments.map((s) => ({ id: s.segmentId, area: s.area, isthing: s.isthing ?? false }));
+  const cov = coverage(caption, coverageSegments);
+  const reasons = new Map((body.missing_reasons ?? []).map((r) => [r.segment_id, r.reason]));
+  const unexplained = missingRequiredThings(cov, coverageSegments, project.settings.caption.requireThingsAbove).filter((id) => !reasons.has(id));
+  if (unexplained.length) {
+    throw problems.unprocessable(
+      "ungrounded-things",
+      "Required things are not grounded",
+      `segment(s) ${unexplained.join(", ")} are things larger than ${project.settings.caption.requireThingsAbove} px that no phrase grounds; ground them or give a reason in missing_reasons`,
+      { missing_segments: unexplained, errors: unexplained.map((id) => ({ path: "body.missing_reasons", message: `segment ${id} is not grounded and has no reason` })) },
+    );
+  }
+
+  const source = (task.startSource ?? "template-fallback") as StartSource;
+  const start = await startCaption(db, image, source, task.startKey);
+  const startText = start?.text ?? "";
+  const e = regionEffort(startText, caption.text);
+  const effort = {
+    regions: 1,
+    accepted: e.unchanged ? 1 : 0,
+    edited: e.unchanged ? 0 : 1,
+    rewritten: 0,
+    skipped: 0,
+    acceptedShare: e.unchanged ? 1 : 0,
+    totalDistance: e.distance,
+    totalDraftWords: e.draftWords,
+    editRate: e.editRate,
+    changedShare: e.unchanged ? 0 : 1,
+  };
+  return submissionRow(task, image, subject, body, source, task.startKey, now, {
+    regions: [],
+    effort,
+    caption,
+    startCaption: start,
+    coverage: cov,
+    missingReasons: reasons.size ? Object.fromEntries([...reasons].map(([k, v]) => [String(k), v])) : null,
+  });
 }

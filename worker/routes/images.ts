@@ -55,6 +55,7 @@ imageRoutes.openapi(ingest, async (c) => {
     segmentsInfo,
     fileName: form.file_name ?? (form.image.name || "image"),
     externalId: form.external_id ?? null,
+    split: form.split ?? null,
     createdBy: me.subject,
   });
 

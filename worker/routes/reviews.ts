@@ -2,7 +2,8 @@ import { createRoute } from "@hono/zod-openapi";
 import { problemResponses } from "../../schema/api/common.ts";
 import { IdempotencyHeader, ReviewCreate, ReviewSchema, SubmissionIdParam, SubmissionSchema } from "../../schema/api/tasks.ts";
 import { requireRole } from "../auth/access.ts";
-import { consolidateIfComplete, newReview, reviewStatements } from "../flows/review.ts";
+import { consolidateIfComplete, finalCaptionFor, newReview, reviewStatements } from "../flows/review.ts";
+import { finalizeStatements } from "../store/captions.ts";
 import { principal, requireContentType } from "../http/middleware.ts";
 import { problems } from "../http/problem.ts";
 import { router } from "../http/router.ts";
@@ -55,17 +56,20 @@ reviewRoutes.openapi(create, async (c) => {
   if (earlier) throw problems.conflict(`submission ${submission.id} was already reviewed (${earlier.decision})`, { review_id: earlier.id });
 
   const now = Date.now();
+  const image = (await getImage(db, submission.imageId))!;
   const review = newReview(submission, me.subject, body.decision, body.reason ?? null, null, now);
   const answer = reviewJson(review);
+  // An accepted round-2 caption becomes final in the same batch as the review that accepts it.
+  const finalize = review.decision === "accept" && submission.round === 2 ? finalizeStatements(db, await finalCaptionFor(db, image, submission, now)) : [];
   try {
-    await db.batch([...reviewStatements(db, submission, review, now), rememberAnswer(db, me.subject, key, route, hash, 201, answer, now)]);
+    await db.batch([...reviewStatements(db, submission, review, now), ...finalize, rememberAnswer(db, me.subject, key, route, hash, 201, answer, now)]);
   } catch (err) {
     if (!isUniqueViolation(err)) throw err;
     const again = await replayFor(db, me.subject, key, route, hash);
     if (again) return c.json(again.body as never, again.status as 201);
     throw problems.conflict(`submission ${submission.id} was already reviewed`);
   }
-  if (review.decision === "accept") await consolidateIfComplete(db, (await getImage(db, submission.imageId))!, project, me.subject, Date.now());
+  if (review.decision === "accept" && submission.round === 1) await consolidateIfComplete(db, image, project, me.subject, Date.now());
   c.header("Location", `/v1/submissions/${submission.id}`);
   return c.json(answer, 201);
 });

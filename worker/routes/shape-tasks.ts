@@ -1,6 +1,7 @@
 import type { ImageRow, ReviewRow, SubmissionRow, TaskRow } from "../../schema/tables.ts";
 import type { Env } from "../env.ts";
 import type { StartText } from "../flows/start-text.ts";
+import { toInline } from "../domain/grounded-caption.ts";
 import { numberMarks } from "../imaging/som.ts";
 import type { SegmentWithCategory } from "../store/images.ts";
 import { signedLink } from "./images.ts";
@@ -25,7 +26,13 @@ export async function leaseJson(env: Env, task: TaskRow, image: ImageRow, segmen
       area: s.area,
       bbox: [s.bboxX, s.bboxY, s.bboxW, s.bboxH],
     })),
-    start: { source: start.source, key: start.key, note: start.note, texts: [...start.texts].map(([segment_id, text]) => ({ segment_id, text })) },
+    start: {
+      ...(start.caption ? { caption: { ...start.caption, inline: toInline(start.caption) } } : {}),
+      source: start.source,
+      key: start.key,
+      note: start.note,
+      texts: [...start.texts].map(([segment_id, text]) => ({ segment_id, text })),
+    },
     ...(submission !== undefined ? { submission } : {}),
   };
 }
@@ -48,6 +55,8 @@ export function submissionJson(s: SubmissionRow, review: ReviewRow | undefined) 
       distance: r.distance,
       draft_words: r.draftWords,
     })),
+    caption: s.caption ?? null,
+    coverage: s.coverage ? { ...s.coverage } : null,
     effort: { ...s.effort },
     duration_ms: s.durationMs,
     active_seconds: s.activeSeconds,

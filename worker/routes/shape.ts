@@ -28,6 +28,7 @@ export function imageSummaryJson(i: ImageRow) {
     project_id: i.projectId,
     external_id: i.externalId,
     file_name: i.fileName,
+    split: i.split,
     width: i.width,
     height: i.height,
     format: i.format,

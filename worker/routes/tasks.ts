@@ -5,7 +5,8 @@ import type { TaskRow } from "../../schema/tables.ts";
 import { requireRole } from "../auth/access.ts";
 import { chooseStart, startTexts } from "../flows/start-text.ts";
 import { buildSubmission, submitStatements } from "../flows/submit.ts";
-import { consolidateIfComplete } from "../flows/review.ts";
+import { consolidateIfComplete, finalCaptionFor } from "../flows/review.ts";
+import { finalizeStatements } from "../store/captions.ts";
 import { principal, requireContentType } from "../http/middleware.ts";
 import { Problem, problems } from "../http/problem.ts";
 import { router } from "../http/router.ts";
@@ -120,11 +121,12 @@ const submit = createRoute({
   path: "/v1/tasks/{taskId}/submissions",
   tags,
   security,
-  summary: "Submit a leased round-1 task: one entry per segment",
+  summary: "Submit a leased task: round 1, one entry per segment; round 2, one grounded caption",
   description:
-    "Each region is `accepted` (the start text unchanged), `edited`, `rewritten`, or `skipped` with a reason. The server stores the " +
-    "submission whole with the texts it started from and computes the edit effort (word-level edit distance, edit rate, share " +
-    "accepted unchanged) and time. Needs the live lease and an `Idempotency-Key`; a retry returns the first answer.",
+    "Round 1: each region is `accepted` (the start text unchanged), `edited`, `rewritten`, or `skipped` with a reason. Round 2: the " +
+    "caption in canonical form (`caption`) or inline (`inline`); every grounding must point at a segment of the image, coverage is " +
+    "computed, and the project's rule on ungrounded things applies. The server stores the submission whole with what it started " +
+    "from and computes the edit effort and time. Needs the live lease and an `Idempotency-Key`; a retry returns the first answer.",
   middleware: [requireContentType("json")] as const,
   request: {
     params: TaskIdParam,
@@ -161,10 +163,12 @@ taskRoutes.openapi(submit, async (c) => {
   if (task.kind !== "edit") throw problems.conflict("review tasks are answered with POST /v1/submissions/{submissionId}/reviews");
 
   const image = (await getImage(db, task.imageId))!;
-  const row = await buildSubmission(db, image, task, me.subject, body, now);
+  const row = await buildSubmission(db, image, project, task, me.subject, body, now);
   const answer = submissionJson(row, undefined);
+  // Without review an accepted round-2 caption is final at once, in the same batch.
+  const finalize = !project.settings.review.required && task.round === 2 ? finalizeStatements(db, await finalCaptionFor(db, image, row, now)) : [];
   try {
-    await db.batch([...submitStatements(db, project, task, row, now), rememberAnswer(db, me.subject, key, route, hash, 201, answer, now)]);
+    await db.batch([...submitStatements(db, project, task, row, now), ...finalize, rememberAnswer(db, me.subject, key, route, hash, 201, answer, now)]);
   } catch (err) {
     if (String(err).includes("lease_not_held")) throw leaseProblem((await getTask(db, task.id)) ?? task, body.lease_token, Date.now());
     if (isUniqueViolation(err)) {
@@ -174,7 +178,7 @@ taskRoutes.openapi(submit, async (c) => {
     }
     throw err;
   }
-  if (!project.settings.review.required) await consolidateIfComplete(db, image, project, me.subject, Date.now());
+  if (!project.settings.review.required && task.round === 1) await consolidateIfComplete(db, image, project, me.subject, Date.now());
   c.header("Location", `/v1/submissions/${row.id}`);
   return c.json(answer, 201);
 });

@@ -1,5 +1,5 @@
 import { and, asc, eq, sql } from "drizzle-orm";
-import { adjudications, consolidations, regionTexts } from "../../schema/tables.ts";
+import { adjudications, consolidations, finalCaptions, regionTexts } from "../../schema/tables.ts";
 import type { Db } from "./db.ts";
 
 export async function finalRegionTexts(db: Db, imageId: string) {
@@ -40,6 +40,16 @@ export async function adjudicate(
         .from(regionTexts)
         .where(and(eq(regionTexts.imageId, a.imageId), eq(regionTexts.segmentId, a.segmentId), eq(regionTexts.version, a.expectedVersion + 1))),
     ),
+    // Lineage: the final caption was built on the old text, so it is stale now, and listed for rework.
+    db
+      .update(finalCaptions)
+      .set({ stale: true, staleReason: `region ${a.segmentId} was adjudicated (v${a.expectedVersion + 1})`, updatedAt: a.now })
+      .where(
+        and(
+          eq(finalCaptions.imageId, a.imageId),
+          sql`EXISTS (SELECT 1 FROM region_texts WHERE image_id = ${a.imageId} AND segment_id = ${a.segmentId} AND version = ${a.expectedVersion + 1} AND updated_at = ${a.now})`,
+        ),
+      ),
   ]);
   return (updated as unknown[]).length === 1;
 }
