@@ -3,6 +3,7 @@ import { router } from "./http/router.ts";
 import { authenticate, corsFromEnv } from "./http/middleware.ts";
 import { captionRoutes } from "./routes/captions.ts";
 import { draftJobRoutes } from "./routes/draft-jobs.ts";
+import { exportRoutes } from "./routes/exports.ts";
 import { draftRoutes } from "./routes/drafts.ts";
 import { fileRoutes } from "./routes/files.ts";
 import { historyRoutes } from "./routes/history.ts";
@@ -37,7 +38,7 @@ export function buildApp() {
   app.use("*", corsFromEnv());
   app.use("/v1/*", authenticate);
 
-  for (const routes of [metaRoutes, projectRoutes, imageRoutes, fileRoutes, draftRoutes, draftJobRoutes, taskRoutes, reviewRoutes, historyRoutes, captionRoutes]) app.route("/", routes);
+  for (const routes of [metaRoutes, projectRoutes, imageRoutes, fileRoutes, draftRoutes, draftJobRoutes, taskRoutes, reviewRoutes, historyRoutes, captionRoutes, exportRoutes]) app.route("/", routes);
 
   // Generated once per isolate, on first request, not per request.
   let document: string | undefined;

@@ -27,7 +27,7 @@ export async function call(method: string, path: string, opts: { token?: string;
   }
   const res = await SELF.fetch(`${BASE}${path}`, { method, headers, body });
   const type = res.headers.get("content-type") ?? "";
-  const data = type.includes("json") ? await res.json<any>() : null;
+  const data = type.includes("json") && !type.includes("ndjson") ? await res.json<any>() : null;
   return { res, status: res.status, data };
 }
 

@@ -143,13 +143,17 @@ export function fromGcg(gcg: GcgInput, rles?: ReadonlyMap<number, CocoRle>): Gro
         problems.push({ path: `${at}.rle_masks`, message: "rle_masks must be an array of COCO RLEs" });
         continue;
       }
-      ids = [];
+      const matched: number[] = [];
+      let unmatched = false;
       masks.forEach((r, j) => {
         const id = r && Array.isArray(r.size) && typeof r.counts === "string" ? byMask.get(bySize(r)) : undefined;
         if (id === undefined) problems.push({ path: `${at}.rle_masks.${j}`, message: "this mask is not the mask of any segment of the image" });
         else if (id === null) problems.push({ path: `${at}.rle_masks.${j}`, message: "this mask is the mask of several segments of the image" });
-        else ids!.push(id);
+        else matched.push(id);
+        unmatched ||= typeof id !== "number";
       });
+      if (unmatched) continue;
+      ids = matched;
       if (given !== null && canonicalIds(given).join() !== canonicalIds(ids).join()) {
         problems.push({ path: `${at}.segment_ids`, message: `segment_ids [${given.join(", ")}] are not the segments of rle_masks [${ids.join(", ")}]` });
       }
@@ -171,7 +175,9 @@ export function fromGcg(gcg: GcgInput, rles?: ReadonlyMap<number, CocoRle>): Gro
     }
     const field = p.path.split(".")[2];
     const suffix = field === "start" || field === "end" ? ".token_positives" : ".segment_ids";
-    problems.push({ path: `groundings[${JSON.stringify(found[p.span].key)}]${suffix}`, message: p.message });
+    // validateCaption counts spans in start order, which a GCG line does not have: name phrases by key.
+    const message = p.message.replace(/\bspan (\d+)/g, (_, k: string) => `the phrase ${JSON.stringify(found[Number(k)].key)}`);
+    problems.push({ path: `groundings[${JSON.stringify(found[p.span].key)}]${suffix}`, message });
   }
   if (problems.length > 0) throw new ExportError("the GCG line is not a valid grounded caption", problems);
   return result;
