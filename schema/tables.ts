@@ -508,3 +508,30 @@ export const finalCaptionVersions = sqliteTable(
 );
 
 export type FinalCaptionRow = typeof finalCaptions.$inferSelect;
+
+/** A file export run through the queue for projects too large to stream in one request. */
+export const exportJobs = sqliteTable(
+  "export_jobs",
+  {
+    id: text("id").primaryKey(),
+    projectId: text("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    format: text("format").notNull(),
+    filter: text("filter", { mode: "json" }).$type<{ split?: string; status: "final" | "stale" | "all"; since?: number }>().notNull(),
+    status: text("status", { enum: ["queued", "running", "done", "failed"] }).notNull(),
+    rows: integer("rows").notNull().default(0),
+    bytes: integer("bytes").notNull().default(0),
+    sha256: text("sha256"),
+    objectKey: text("object_key"),
+    manifestKey: text("manifest_key"),
+    configHash: text("config_hash"),
+    error: text("error"),
+    createdBy: text("created_by").notNull(),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [index("export_jobs_project").on(t.projectId, t.id)],
+);
+
+export type ExportJobRow = typeof exportJobs.$inferSelect;

@@ -355,23 +355,23 @@ function checkDuplicates(file: string, leases: Lease[]): DuplicateReport {
   const db = new DatabaseSync(file, { readOnly: true });
   try {
     const one = (q: string, ...p: (string | number)[]) => Number((db.prepare(q).get(...p) as { n: number }).n);
-    const dbLeased = one("SELECT COUNT(*) AS n FROM tasks WHERE project_id = ? AND status = 'leased'", PROJECT);
+    const dbLeased = one("SELECT COUNT(*) AS n FROM tasks WHERE project_id = ? AND round = 1 AND kind = 'edit' AND status = 'leased'", PROJECT);
     const dbLeasedTwice = one(
       "SELECT COUNT(*) AS n FROM (SELECT task_id FROM task_events WHERE to_status = 'leased' GROUP BY task_id HAVING COUNT(*) > 1)",
     );
     const dbPersonTwice = one(
       `SELECT COUNT(*) AS n FROM (
-         SELECT image_id, lease_owner FROM tasks WHERE project_id = ? AND status = 'leased' GROUP BY image_id, lease_owner HAVING COUNT(*) > 1)`,
+         SELECT image_id, lease_owner FROM tasks WHERE project_id = ? AND round = 1 AND kind = 'edit' AND status = 'leased' GROUP BY image_id, lease_owner HAVING COUNT(*) > 1)`,
       PROJECT,
     );
     const dbImageWorkers = one("SELECT COUNT(*) AS n FROM image_workers");
     const dbWithoutImageWorker = one(
-      `SELECT COUNT(*) AS n FROM tasks t WHERE t.project_id = ? AND t.status = 'leased'
+      `SELECT COUNT(*) AS n FROM tasks t WHERE t.project_id = ? AND t.round = 1 AND t.kind = 'edit' AND t.status = 'leased'
          AND NOT EXISTS (SELECT 1 FROM image_workers w WHERE w.task_id = t.id AND w.subject = t.lease_owner)`,
       PROJECT,
     );
     const held = new Map<string, { owner: string; token: string }>();
-    for (const row of db.prepare("SELECT id, lease_owner, lease_token FROM tasks WHERE project_id = ? AND status = 'leased'").all(PROJECT) as {
+    for (const row of db.prepare("SELECT id, lease_owner, lease_token FROM tasks WHERE project_id = ? AND round = 1 AND kind = 'edit' AND status = 'leased'").all(PROJECT) as {
       id: string;
       lease_owner: string;
       lease_token: string;

@@ -35,7 +35,8 @@ export interface Env {
 
 export type DraftQueueMessage =
   | { kind: "draft"; key: string; token: string; jobId: string | null }
-  | { kind: "plan"; jobId: string; projectId: string; round: 1; after: string | null };
+  | { kind: "plan"; jobId: string; projectId: string; round: 1; after: string | null }
+  | { kind: "export"; jobId: string };
 
 export type DeadDraftMessage = DraftQueueMessage & { reason: string };
 

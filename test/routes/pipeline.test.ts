@@ -138,5 +138,25 @@ describe.skipIf(!sample)(`the whole pipeline on the COCO sample${sampleMissingRe
     expect(await lines("pancap?status=stale")).toHaveLength(0);
     expect((await call("GET", `/v1/projects/${P}/exports/coco`, { token: lead })).status).toBe(400);
     expect((await call("GET", `/v1/projects/${P}/exports/pancap`, { token: ann[0] })).status).toBe(403);
+
+    // the same export as a queued file job: file + manifest in R2, signed download URLs
+    const started = await call("POST", `/v1/projects/${P}/exports`, { token: lead, json: { format: "gcg" } });
+    expect(started.status).toBe(202);
+    const done = await until("export job", async () => {
+      const r = await call("GET", `/v1/projects/${P}/exports/jobs/${started.data.id}`, { token: lead });
+      return r.data.status === "done" || r.data.status === "failed" ? r.data : null;
+    }, 60_000);
+    expect(done).toMatchObject({ status: "done", images: images.length, error: null });
+    const file = await call("GET", done.download.url);
+    expect(file.status).toBe(200);
+    const bytes = new Uint8Array(await file.res.arrayBuffer());
+    expect(bytes.byteLength).toBe(done.bytes);
+    const text = new TextDecoder().decode(bytes);
+    expect(text.split("\n").filter(Boolean).map((l) => JSON.parse(l))).toEqual(gcg);
+    const sha = [...new Uint8Array(await crypto.subtle.digest("SHA-256", bytes))].map((b) => b.toString(16).padStart(2, "0")).join("");
+    const manifest = (await call("GET", done.download.manifest_url)).data;
+    expect(manifest).toMatchObject({ images: images.length, bytes: done.bytes, sha256: sha, format: "gcg", config_hash: done.config_hash });
+    expect(done.config_hash).toMatch(/^[0-9a-f]{64}$/);
+    expect((await call("GET", done.download.url.replace(/sig=[^&]+/, "sig=forged"))).status).toBe(401);
   });
 });

@@ -4,15 +4,17 @@ import { dbOf, type Db } from "../store/db.ts";
 import { addToJob, finishDraftFailed, getDraft } from "../store/drafts.ts";
 import { listImages } from "../store/images.ts";
 import { getProject } from "../store/projects.ts";
+import { runExportJob } from "./export-file.ts";
 import { inPool } from "./pool.ts";
 
 const PLAN_PAGE = 50;
 
 /**
- * The draft queue's consumer. Draft messages make one attempt each: a retryable failure goes back
+ * The work queue's consumer. Draft messages make one attempt each: a retryable failure goes back
  * to the queue with a delay (exponential, at least the provider's Retry-After); the last attempt
  * fails the draft and hands the message to the dead-letter queue. Plan messages expand a draft job
- * page by page, so a 118K-image project never has to fit into one invocation.
+ * page by page, so a 118K-image project never has to fit into one invocation. Export messages write
+ * a dataset file to R2.
  */
 export async function consumeDraftBatch(batch: MessageBatch<DraftQueueMessage>, env: Env): Promise<void> {
   const db = dbOf(env.DB);
@@ -23,6 +25,11 @@ export async function consumeDraftBatch(batch: MessageBatch<DraftQueueMessage>, 
     try {
       if (body.kind === "plan") {
         await planPage(env, db, body);
+        message.ack();
+        return;
+      }
+      if (body.kind === "export") {
+        await runExportJob(env, db, body.jobId);
         message.ack();
         return;
       }
