@@ -1,6 +1,11 @@
 import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import type { Coverage as CaptionCoverage, CaptionStats } from "../worker/domain/coverage.ts";
+import type { SubmissionEffort } from "../worker/domain/edit-effort.ts";
 import type { ProjectSettings } from "./project-settings.ts";
+
+// JSON columns hold the domain's own shapes (pure types, no runtime dependency).
+export type { CaptionCoverage, CaptionStats, SubmissionEffort };
 
 /** A campaign: its categories, images and (later) tasks, drafts and captions all hang off it. */
 export const projects = sqliteTable("projects", {
@@ -321,19 +326,6 @@ export interface SubmittedRegion {
   draftWords: number;
 }
 
-export interface SubmissionEffort {
-  regions: number;
-  accepted: number;
-  edited: number;
-  rewritten: number;
-  skipped: number;
-  acceptedShare: number;
-  totalDistance: number;
-  totalDraftWords: number;
-  editRate: number;
-  changedShare: number;
-}
-
 /** A submission, kept whole and never changed; its fate is in reviews. */
 export const submissions = sqliteTable(
   "submissions",
@@ -446,22 +438,6 @@ export const adjudications = sqliteTable(
 export type TaskRow = typeof tasks.$inferSelect;
 export type SubmissionRow = typeof submissions.$inferSelect;
 export type ReviewRow = typeof reviews.$inferSelect;
-
-export interface CaptionCoverage {
-  segments: number;
-  things: number;
-  area: number;
-  groundedIds: number[];
-  ungroundedThings: number[];
-}
-
-export interface CaptionStats {
-  words: number;
-  masks: number;
-  groundedMasks: number;
-  spans: number;
-  nouns: string[];
-}
 
 /**
  * The image's current final caption, with its lineage: the accepted round-2 submission, the merge

@@ -373,7 +373,16 @@ export function seedCaptionBench(file: string, o: CaptionSeedOptions): CaptionSe
             const e = reg.text === null ? { distance: 0, draftWords: 0 } : reg.action === "accepted" ? { distance: 0, draftWords: countWords(reg.draftText) } : regionEffort(reg.draftText, reg.text);
             return { segmentId: reg.segmentId, action: reg.action, text: reg.text, reason: reg.reason, draftText: reg.draftText, distance: e.distance, draftWords: e.draftWords };
           });
-          const effort: SubmissionEffort = submissionEffort(g.regions.map((reg) => ({ action: reg.action, draft: reg.draftText, final: reg.text })));
+          const effort = effortOf(submitted);
+          const cov: CaptionCoverage = coverage(g.caption, g.segments.map((s) => ({ id: s.id, area: s.area, isthing: s.category.isthing })));
+          const stats = statsOf(g);
+          if (validateEvery > 0 && i % validateEvery === 0) {
+            // The shortcuts above against the Worker's own functions.
+            const real = submissionEffort(g.regions.map((reg) => ({ action: reg.action, draft: reg.draftText, final: reg.text })));
+            if (JSON.stringify(real) !== JSON.stringify(effort)) throw new Error(`effort shortcut differs for ${p.id}#${i}: ${JSON.stringify(effort)} vs ${JSON.stringify(real)}`);
+            const realStats = captionStats(g.caption, g.segments.length);
+            if (JSON.stringify(realStats) !== JSON.stringify(stats)) throw new Error(`stats shortcut differs for ${p.id}#${i}: ${JSON.stringify(stats)} vs ${JSON.stringify(realStats)}`);
+          }
           const effortJson = JSON.stringify(effort);
           insertTask.run(taskId, p.id, imageId, annotator, leaseToken, submittedAt + 1_800_000, leasedAt, at, leasedAt);
           insertSubmission.run(
@@ -385,8 +394,6 @@ export function seedCaptionBench(file: string, o: CaptionSeedOptions): CaptionSe
           regionRows += g.regions.length;
 
           // Round 2: the final caption.
-          const cov: CaptionCoverage = coverage(g.caption, g.segments.map((s) => ({ id: s.id, area: s.area, isthing: s.category.isthing })));
-          const stats: CaptionStats = captionStats(g.caption, g.segments.length);
           captionWords += stats.words;
           const regionVersions = Object.fromEntries(g.regions.map((reg) => [String(reg.segmentId), 1]));
           insertCaption.run(
@@ -421,6 +428,52 @@ export function seedCaptionBench(file: string, o: CaptionSeedOptions): CaptionSe
 /** A stable stand-in for the sha256 of the bytes (unique per project, which the index requires). */
 function hash64(s: string): string {
   return createHash("sha256").update(s).digest("hex");
+}
+
+/**
+ * `submissionEffort` from the per-region figures already in the submission (same formula, without
+ * tokenising every text again). Checked against the real function every `validateEvery` images.
+ */
+function effortOf(regions: readonly SubmittedRegion[]): SubmissionEffort {
+  const counts = { accepted: 0, edited: 0, rewritten: 0, skipped: 0 };
+  let worked = 0;
+  let unchanged = 0;
+  let totalDistance = 0;
+  let totalDraftWords = 0;
+  for (const r of regions) {
+    counts[r.action]++;
+    if (r.action === "skipped") continue;
+    worked++;
+    if (r.distance === 0) unchanged++;
+    totalDistance += r.distance;
+    totalDraftWords += r.draftWords;
+  }
+  return {
+    regions: regions.length,
+    ...counts,
+    acceptedShare: worked === 0 ? 0 : unchanged / worked,
+    totalDistance,
+    totalDraftWords,
+    editRate: totalDistance / Math.max(1, totalDraftWords),
+    changedShare: worked === 0 ? 0 : (worked - unchanged) / worked,
+  };
+}
+
+/**
+ * `captionStats` for a generated caption: its text is NFC with single spaces and every phrase ends
+ * in a plain lower-case noun, so words are split on " " and the head noun is the phrase's last word.
+ * Checked against the real function every `validateEvery` images.
+ */
+function statsOf(g: SyntheticImage): CaptionStats {
+  const cps = Array.from(g.caption.text);
+  const nouns: string[] = [];
+  const grounded = new Set<number>();
+  for (const s of g.caption.spans) {
+    const phrase = cps.slice(s.start, s.end).join("");
+    nouns.push(phrase.slice(phrase.lastIndexOf(" ") + 1).toLowerCase());
+    for (const id of s.segment_ids) grounded.add(id);
+  }
+  return { words: countWords(g.caption.text), masks: g.segments.length, groundedMasks: grounded.size, spans: g.caption.spans.length, nouns };
 }
 
 function countWords(s: string): number {

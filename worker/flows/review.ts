@@ -10,7 +10,7 @@ import { editSlots, REWORK_PRIORITY } from "../domain/lease.ts";
 import { chunk, rowsPerInsert, type Db } from "../store/db.ts";
 import { isUniqueViolation } from "../store/images.ts";
 import { reviewOf, submissionsOfImage } from "../store/submissions.ts";
-import { editTaskRows, newTaskId, tasksOfImage } from "../store/tasks.ts";
+import { editTaskRows, openTask, tasksOfImage } from "../store/tasks.ts";
 
 /**
  * The statements of a review: the review itself (one per submission; the unique index refuses a
@@ -32,28 +32,21 @@ export function reviewStatements(db: Db, submission: SubmissionRow, review: Revi
     ...(accepted
       ? []
       : [
-          db.insert(tasks).values({
-            id: newTaskId(),
-            projectId: submission.projectId,
-            imageId: submission.imageId,
-            round: submission.round,
-            kind: "edit",
-            slot: 0,
-            status: "open",
-            priority: REWORK_PRIORITY,
-            submissionId: null,
-            excludeSubject: "",
-            reworkOf: submission.id,
-            reworkReason: review.reason,
-            leaseOwner: null,
-            leaseToken: null,
-            startKey: null,
-            startSource: null,
-            leaseExpires: null,
-            leasedAt: null,
-            createdAt: now,
-            updatedAt: now,
-          }),
+          db.insert(tasks).values(
+            openTask(
+              {
+                projectId: submission.projectId,
+                imageId: submission.imageId,
+                round: submission.round,
+                kind: "edit",
+                slot: 0,
+                priority: REWORK_PRIORITY,
+                reworkOf: submission.id,
+                reworkReason: review.reason,
+              },
+              now,
+            ),
+          ),
         ]),
   ] as const;
 }

@@ -9,7 +9,7 @@ import { ulid } from "../domain/ids.ts";
 import { problems } from "../http/problem.ts";
 import type { Db } from "../store/db.ts";
 import { listSegments } from "../store/images.ts";
-import { newTaskId } from "../store/tasks.ts";
+import { openTask } from "../store/tasks.ts";
 import { startCaption, startTexts, type StartSource } from "./start-text.ts";
 
 type Body = z.output<typeof SubmissionCreate>;
@@ -110,28 +110,21 @@ export function submitStatements(db: Db, project: ProjectRow, task: TaskRow, row
       .where(and(eq(tasks.id, task.id), eq(tasks.leaseToken, row.leaseToken))),
     ...(reviewRequired
       ? [
-          db.insert(tasks).values({
-            id: newTaskId(),
-            projectId: task.projectId,
-            imageId: task.imageId,
-            round: task.round,
-            kind: "review",
-            slot: task.slot,
-            status: "open",
-            priority: task.priority,
-            submissionId: row.id,
-            excludeSubject: row.subject,
-            reworkOf: null,
-            reworkReason: null,
-            leaseOwner: null,
-            leaseToken: null,
-            startKey: null,
-            startSource: null,
-            leaseExpires: null,
-            leasedAt: null,
-            createdAt: now,
-            updatedAt: now,
-          }),
+          db.insert(tasks).values(
+            openTask(
+              {
+                projectId: task.projectId,
+                imageId: task.imageId,
+                round: task.round,
+                kind: "review",
+                slot: task.slot,
+                priority: task.priority,
+                submissionId: row.id,
+                excludeSubject: row.subject,
+              },
+              now,
+            ),
+          ),
         ]
       : []),
   ] as const;

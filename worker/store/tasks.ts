@@ -6,15 +6,11 @@ import type { Db } from "./db.ts";
 
 export const newTaskId = () => `tsk_${ulid()}`;
 
-export function editTaskRows(projectId: string, imageId: string, round: number, slots: number, now: number): TaskRow[] {
-  return Array.from({ length: slots }, (_, slot) => ({
+/** A new open task; everything about leases starts empty. */
+export function openTask(t: Pick<TaskRow, "projectId" | "imageId" | "round" | "kind" | "slot"> & Partial<TaskRow>, now: number): TaskRow {
+  return {
     id: newTaskId(),
-    projectId,
-    imageId,
-    round,
-    kind: "edit" as const,
-    slot,
-    status: "open" as const,
+    status: "open",
     priority: NORMAL_PRIORITY,
     submissionId: null,
     excludeSubject: "",
@@ -28,7 +24,12 @@ export function editTaskRows(projectId: string, imageId: string, round: number, 
     leasedAt: null,
     createdAt: now,
     updatedAt: now,
-  }));
+    ...t,
+  };
+}
+
+export function editTaskRows(projectId: string, imageId: string, round: number, slots: number, now: number): TaskRow[] {
+  return Array.from({ length: slots }, (_, slot) => openTask({ projectId, imageId, round, kind: "edit", slot }, now));
 }
 
 export interface ClaimRequest {
@@ -40,6 +41,9 @@ export interface ClaimRequest {
   now: number;
   leaseMs: number;
 }
+
+const leaseFor = (r: ClaimRequest) =>
+  ({ status: "leased", leaseOwner: r.subject, leaseToken: r.token, leaseExpires: r.now + r.leaseMs, leasedAt: r.now, updatedAt: r.now }) as const;
 
 const notHeldBy = (subject: string) =>
   sql`NOT EXISTS (SELECT 1 FROM image_workers w WHERE w.image_id = t.image_id AND w.round = t.round AND w.subject = ${subject})`;
@@ -53,7 +57,7 @@ const notHeldBy = (subject: string) =>
 export async function claimOpen(db: Db, r: ClaimRequest): Promise<TaskRow | undefined> {
   return db
     .update(tasks)
-    .set({ status: "leased", leaseOwner: r.subject, leaseToken: r.token, leaseExpires: r.now + r.leaseMs, leasedAt: r.now, updatedAt: r.now })
+    .set(leaseFor(r))
     .where(
       sql`${tasks.id} = (
         SELECT t.id FROM tasks t INDEXED BY tasks_queue
@@ -71,7 +75,7 @@ export async function claimOpen(db: Db, r: ClaimRequest): Promise<TaskRow | unde
 export async function claimExpired(db: Db, r: ClaimRequest): Promise<TaskRow | undefined> {
   return db
     .update(tasks)
-    .set({ status: "leased", leaseOwner: r.subject, leaseToken: r.token, leaseExpires: r.now + r.leaseMs, leasedAt: r.now, updatedAt: r.now })
+    .set(leaseFor(r))
     .where(
       sql`${tasks.id} = (
         SELECT t.id FROM tasks t INDEXED BY tasks_expiry
@@ -104,10 +108,13 @@ export async function heartbeat(db: Db, id: string, token: string, now: number, 
     .get();
 }
 
+const reopened = (now: number) =>
+  ({ status: "open", leaseOwner: null, leaseToken: null, leaseExpires: null, leasedAt: null, startKey: null, startSource: null, updatedAt: now }) as const;
+
 export async function release(db: Db, id: string, token: string, now: number): Promise<TaskRow | undefined> {
   return db
     .update(tasks)
-    .set({ status: "open", leaseOwner: null, leaseToken: null, leaseExpires: null, leasedAt: null, startKey: null, startSource: null, updatedAt: now })
+    .set(reopened(now))
     .where(and(eq(tasks.id, id), eq(tasks.leaseToken, token), eq(tasks.status, "leased")))
     .returning()
     .get();
@@ -117,7 +124,7 @@ export async function release(db: Db, id: string, token: string, now: number): P
 export async function reopenExpired(db: Db, now: number): Promise<number> {
   const rows = await db
     .update(tasks)
-    .set({ status: "open", leaseOwner: null, leaseToken: null, leaseExpires: null, leasedAt: null, startKey: null, startSource: null, updatedAt: now })
+    .set(reopened(now))
     .where(and(eq(tasks.status, "leased"), sql`${tasks.leaseExpires} < ${now}`))
     .returning({ id: tasks.id })
     .all();
