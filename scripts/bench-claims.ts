@@ -16,8 +16,14 @@
  *  5. stop the server and check, from the client's records and from the database itself, that no
  *     task was leased twice and nobody holds two tasks of one image.
  * Latency is what the client observes (performance.now() around fetch, body read included).
- * All traffic goes to 127.0.0.1. The server is stopped and the state folder deleted, also on error
- * and on Ctrl-C.
+ * `--per-image=3` (the overlap sample's slot count) makes the "nobody twice on one image" rule
+ * bite; with 1, every claim is an image's first and also generates its (template) draft.
+ *
+ * The machine may be shared: each measured run waits for the other processes to quiet down, and
+ * a run during which wrangler restarted workerd (it does when a source file changes) or other
+ * processes took the cores is repeated (at most 3 runs; the least disturbed is kept and flagged).
+ * CPU per process comes from /proc (Linux). All traffic goes to 127.0.0.1. The server is stopped
+ * and the state folder deleted, also on error and on Ctrl-C.
  */
 import type { ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
@@ -226,7 +232,7 @@ async function runPhase(clients: number, seconds: number, call: Call, serverPid:
 
 const MAX_ATTEMPTS = 3;
 const QUIET_CORES = 0.3;
-const QUIET_MAX_WAIT_MS = 60_000;
+const QUIET_MAX_WAIT_MS = 30_000;
 
 /** Machine-wide busy cores over the next second (Linux), or null. */
 async function busyCores(): Promise<number | null> {
@@ -257,29 +263,44 @@ async function awaitQuiet(label: string): Promise<void> {
   );
 }
 
+/** Average cores other processes (not the server, not this client) kept busy during a run. */
+function otherCores(r: PhaseResult): number {
+  if (!r.serverCpu) return 0;
+  const server = [...r.serverCpu.byName.values()].reduce((a, b) => a + Math.max(0, b), 0);
+  return Math.max(0, (r.serverCpu.machine - server - r.clientCpu) / r.seconds);
+}
+
 /**
- * A measured phase, after a warm-up. wrangler dev rebuilds and restarts workerd whenever a source
- * file changes (other people editing worker/ while this runs): a run that saw a restart is thrown
- * away and repeated, at most MAX_ATTEMPTS times in all; the report says how many were.
+ * A measured phase, after a warm-up. The machine is shared: wrangler dev rebuilds and restarts
+ * workerd whenever a source file changes (others editing worker/), and test runs take the cores.
+ * A run that saw a restart, or where other processes averaged more than QUIET_CORES, is disturbed:
+ * it is repeated, at most MAX_ATTEMPTS runs in all, and the least disturbed one is reported (the
+ * report says how many were discarded and whether the one kept was disturbed).
  */
 async function measure(label: string, clients: number, seconds: number, warmup: number, call: Call, serverPid: number | undefined): Promise<PhaseResult> {
-  let discarded = 0;
   const unmeasured = new Map<number, number>();
   const errors: string[] = [];
   const keep = (r: PhaseResult) => {
     for (const s of r.samples) if (s.status !== 200 && s.status !== 204) unmeasured.set(s.status, (unmeasured.get(s.status) ?? 0) + 1);
     errors.push(...r.errors.slice(0, 5));
   };
-  for (let attempt = 1; ; attempt++) {
+  const runs: PhaseResult[] = [];
+  const badness = (r: PhaseResult) => (r.serverCpu?.restarted ? 100 : 0) + otherCores(r);
+  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
     await awaitQuiet(label);
     if (warmup > 0) keep(await runPhase(clients, warmup, call, serverPid));
     const r = await runPhase(clients, seconds, call, serverPid);
-    if (!r.serverCpu?.restarted || attempt >= MAX_ATTEMPTS) return { ...r, discarded, unmeasured, errors: [...errors, ...r.errors].slice(0, 10) };
-    keep(r);
-    discarded++;
-    console.log(`  (${label}: the server restarted during the run, as wrangler does when a source file changes; measuring again)`);
-    await new Promise((ok) => setTimeout(ok, 3000));
+    runs.push(r);
+    if (badness(r) < QUIET_CORES) break;
+    const why = r.serverCpu?.restarted
+      ? "the server restarted during the run, as wrangler does when a source file changes"
+      : `other processes kept ${otherCores(r).toFixed(2)} cores busy during the run`;
+    console.log(`  (${label}: ${why}${attempt < MAX_ATTEMPTS ? "; measuring again" : ""})`);
+    if (attempt < MAX_ATTEMPTS) await new Promise((ok) => setTimeout(ok, 3000));
   }
+  const best = runs.reduce((a, b) => (badness(b) < badness(a) ? b : a));
+  for (const r of runs) if (r !== best) keep(r);
+  return { ...best, discarded: runs.length - 1, unmeasured, errors: [...errors, ...best.errors].slice(0, 10) };
 }
 
 interface Rate {
@@ -488,7 +509,9 @@ const others = (r: Rate) => (r.other.size ? `; other answers: ${[...r.other].map
 function cpu(p: PhaseResult): string {
   const client = p.clientCpu / p.seconds;
   const restarts =
-    (p.discarded ? `; ${p.discarded} run(s) discarded for a server restart` : "") + (p.serverCpu?.restarted ? "; THE SERVER RESTARTED DURING THIS RUN: figures perturbed" : "");
+    (p.discarded ? `; ${p.discarded} disturbed run(s) discarded` : "") +
+    (p.serverCpu?.restarted ? "; THE SERVER RESTARTED DURING THIS RUN: figures perturbed" : "") +
+    (otherCores(p) >= QUIET_CORES ? "; OTHER PROCESSES COMPETED FOR THE CORES: figures perturbed" : "");
   if (!p.serverCpu) return `cpu: bench client ${client.toFixed(2)} cores${restarts}`;
   const parts = [...p.serverCpu.byName].filter(([, v]) => v > 0).sort((x, y) => y[1] - x[1]);
   const server = parts.reduce((s, [, v]) => s + v, 0) / p.seconds;
@@ -497,6 +520,13 @@ function cpu(p: PhaseResult): string {
     `cpu (cores): server ${server.toFixed(2)} [${parts.map(([k, v]) => `${k} ${(v / p.seconds).toFixed(2)}`).join(", ")}], ` +
     `bench client ${client.toFixed(2)}, other processes ${rest.toFixed(2)}${restarts}`
   );
+}
+
+/** Successful answers per second of server CPU (all its processes): robust to what else runs. */
+function perServerCore(rate: Rate, p: PhaseResult): number {
+  if (!p.serverCpu) return Number.NaN;
+  const server = [...p.serverCpu.byName.values()].reduce((x, y) => x + Math.max(0, y), 0);
+  return server > 0 ? rate.ok / server : Number.NaN;
 }
 
 function printRun(r: RunResult, a: Args): void {
@@ -508,11 +538,17 @@ function printRun(r: RunResult, a: Args): void {
     `claims           ${f1(r.claims.perSecond)} claims/s   p50 ${f1(r.claims.p50)} ms   p99 ${f1(r.claims.p99)} ms   max ${f1(r.claims.max)} ms   ` +
       `(${r.claims.ok} leases in window${others(r.claims)})`,
   );
-  console.log(`                 ${cpu(r.claimPhase)}; ${(r.firstClaimsPerImage * 100).toFixed(0)}% of leases were an image's first (draft made on claim)`);
+  console.log(`                 ${cpu(r.claimPhase)}; ${(r.firstClaimsPerImage * 100).toFixed(0)}% of leases were an image's first claim (which makes its draft)`);
   console.log(`ceiling /healthz ${f1(r.ceiling.perSecond)} req/s   p50 ${f1(r.ceiling.p50)} ms   p99 ${f1(r.ceiling.p99)} ms${others(r.ceiling)}`);
   console.log(`                 ${cpu(r.ceilingPhase)}`);
   console.log(`ref GET project  ${f1(r.authRef.perSecond)} req/s   p50 ${f1(r.authRef.p50)} ms   p99 ${f1(r.authRef.p99)} ms   (token check + 2 queries)${others(r.authRef)}`);
   console.log(`                 ${cpu(r.authRefPhase)}`);
+  const effClaims = perServerCore(r.claims, r.claimPhase);
+  const effCeiling = perServerCore(r.ceiling, r.ceilingPhase);
+  console.log(
+    `per server core  claims ${f1(effClaims)}/core-s, /healthz ${f1(effCeiling)}/core-s, ratio ${f2(effClaims / effCeiling)} ` +
+      `(served per second of server CPU: less sensitive to other load; for information)`,
+  );
   console.log(
     `duplicates       leased twice: client ${d.clientTaskTwice}, db ${d.dbLeasedTwice};  person twice on an image: client ${d.clientPersonTwice}, db ${d.dbPersonTwice}`,
   );
@@ -555,6 +591,11 @@ async function main(): Promise<void> {
   const large = results.reduce((m, r) => (r.n > m.n ? r : m));
   if (large.n !== small.n) {
     const scale = large.claims.perSecond / small.claims.perSecond;
+    console.log(
+      `  (per server core-second: ${f1(perServerCore(large.claims, large.claimPhase))} at ${large.n.toLocaleString("en-US")} vs ` +
+        `${f1(perServerCore(small.claims, small.claimPhase))} at ${small.n.toLocaleString("en-US")}, ratio ` +
+        `${f2(perServerCore(large.claims, large.claimPhase) / perServerCore(small.claims, small.claimPhase))}; for information)`,
+    );
     console.log(
       `target claims/s at ${large.n.toLocaleString("en-US")} ≥ ${TARGET.largeVsSmall} × at ${small.n.toLocaleString("en-US")}   ${verdict(scale >= TARGET.largeVsSmall)}  (ratio ${f2(scale)})`,
     );

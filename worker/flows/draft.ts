@@ -249,6 +249,12 @@ function templateOutcome(row: Pick<DraftRow, "round" | "params">, image: ImageRo
   };
 }
 
+/** The template's text per segment, computed in memory: deterministic, so it needs no stored row. */
+export function templateRegionTexts(image: ImageRow, segments: SegmentWithCategory[]): Map<number, string> {
+  const outcome = templateOutcome({ round: 1, params: {} }, image, segments);
+  return new Map((outcome.regions ?? []).map((r) => [r.segmentId, r.text]));
+}
+
 /** What annotators work from when the model's draft failed: the template draft, never stored as the VLM's. */
 export async function templateFallback(db: Db, image: ImageRow, row: Pick<DraftRow, "round" | "params">): Promise<DraftOutcome> {
   return templateOutcome(row, image, await listSegments(db, image));

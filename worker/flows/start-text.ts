@@ -1,11 +1,12 @@
-import type { DraftCaption, ImageRow, ProjectRow, TaskRow } from "../../schema/tables.ts";
+import type { DraftCaption, DraftRow, ImageRow, ProjectRow, TaskRow } from "../../schema/tables.ts";
+import type { SegmentWithCategory } from "../store/images.ts";
 import type { Env } from "../env.ts";
 import type { Db } from "../store/db.ts";
 import { getDraft } from "../store/drafts.ts";
 import { finalRegionTexts } from "../store/region-texts.ts";
 import { getSubmission } from "../store/submissions.ts";
 import { currentDraft } from "./current-draft.ts";
-import { templateFallback } from "./draft.ts";
+import { templateFallback, templateRegionTexts } from "./draft.ts";
 
 export type StartSource = "vlm" | "template" | "template-fallback" | "rework";
 
@@ -19,31 +20,47 @@ export interface StartText {
   texts: Map<number, string>;
 }
 
-async function templateTexts(db: Db, image: ImageRow): Promise<Map<number, string>> {
-  const t = await templateFallback(db, image, { round: 1, params: {} });
-  return new Map((t.regions ?? []).map((r) => [r.segmentId, r.text]));
-}
 
 /**
  * What an edit task starts from, decided once at claim time: the rejected text for rework, else
  * the model's draft; while that is missing, pending or failed, the template draft, flagged. A
  * claim never waits on the model.
  */
-export async function chooseStart(env: Env, db: Db, image: ImageRow, project: ProjectRow, task: TaskRow): Promise<StartText> {
-  if (task.reworkOf) return startTexts(db, image, "rework", task.reworkOf, task.reworkReason);
+export async function chooseStart(env: Env, db: Db, image: ImageRow, segments: SegmentWithCategory[], project: ProjectRow, task: TaskRow): Promise<StartText> {
+  if (task.reworkOf) return startTexts(db, image, segments, "rework", task.reworkOf, task.reworkReason);
   if (task.round === 2) return chooseCaptionStart(env, db, image, project);
+  // The template provider's texts are a pure function of the segments: nothing to read or write.
+  if (project.settings.vlm.provider === "template") return { source: "template", key: null, note: null, texts: templateRegionTexts(image, segments) };
   const draft = await currentDraft(env, db, image, project, 1);
-  if (draft.state === "ready" && !draft.fallback) {
-    return startTexts(db, image, draft.row.provider === "template" ? "template" : "vlm", draft.row.key, null);
-  }
+  if (draft.state === "ready" && !draft.fallback) return fromDraft(draft.row, image, segments);
   const note =
     draft.state === "ready" ? `the model's draft failed (${draft.row.problems?.reason ?? "unknown reason"}); template texts instead` : "the model's draft is not ready yet; template texts instead";
-  return { source: "template-fallback", key: draft.state === "ready" ? draft.row.key : null, note, texts: await templateTexts(db, image) };
+  return { source: "template-fallback", key: draft.state === "ready" ? draft.row.key : null, note, texts: templateRegionTexts(image, segments) };
+}
+
+/** The model's texts over the template's, so regions the model missed still have a start. */
+function fromDraft(row: DraftRow, image: ImageRow, segments: SegmentWithCategory[]): StartText {
+  const texts = templateRegionTexts(image, segments);
+  for (const r of row.regions ?? []) texts.set(r.segmentId, r.text);
+  const missing = row.problems?.missingMarks?.length ?? 0;
+  return {
+    source: row.provider === "template" ? "template" : "vlm",
+    key: row.key,
+    note: missing ? `${missing} region(s) missing from the model's answer use template texts` : null,
+    texts,
+  };
 }
 
 /** The same start texts again, from what the task recorded (at submission, to measure the edits). */
-export async function startTexts(db: Db, image: ImageRow, source: StartSource, key: string | null, reworkReason: string | null): Promise<StartText> {
-  const template = await templateTexts(db, image);
+export async function startTexts(
+  db: Db,
+  image: ImageRow,
+  segments: SegmentWithCategory[],
+  source: StartSource,
+  key: string | null,
+  reworkReason: string | null,
+): Promise<StartText> {
+  const template = templateRegionTexts(image, segments);
   if (source === "rework" && key) {
     const rejected = await getSubmission(db, key);
     const texts = new Map(template);
@@ -52,12 +69,9 @@ export async function startTexts(db: Db, image: ImageRow, source: StartSource, k
   }
   if ((source === "vlm" || source === "template") && key) {
     const row = await getDraft(db, key);
-    const texts = new Map(template);
-    for (const r of row?.regions ?? []) texts.set(r.segmentId, r.text);
-    const missing = row?.problems?.missingMarks?.length ?? 0;
-    return { source, key, note: missing ? `${missing} region(s) missing from the model's answer use template texts` : null, texts };
+    if (row) return fromDraft(row, image, segments);
   }
-  return { source: "template-fallback", key, note: null, texts: template };
+  return { source, key, note: null, texts: template };
 }
 
 /** Round 2 starts from the merge draft: the model's, or the deterministic merge while it is missing. */

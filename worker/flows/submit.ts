@@ -34,7 +34,7 @@ export async function buildSubmission(db: Db, image: ImageRow, project: ProjectR
   const missing = segments.filter((s) => !seen.has(s.segmentId)).map((s) => s.segmentId);
   if (missing.length) errors.push({ path: "body.regions", message: `missing segment(s) ${missing.join(", ")}: every segment of the image needs an entry` });
 
-  const start = await startTexts(db, image, (task.startSource ?? "template-fallback") as StartSource, task.startKey, task.reworkReason);
+  const start = await startTexts(db, image, segments, (task.startSource ?? "template-fallback") as StartSource, task.startKey, task.reworkReason);
   const regions: SubmittedRegion[] = [];
   body.regions.forEach((r, i) => {
     if (!known.has(r.segment_id)) return;

@@ -9,8 +9,15 @@ export const ANY_ROLE: readonly Role[] = ["admin", "lead", "annotator", "reviewe
 export const LEADS: readonly Role[] = ["admin", "lead"];
 
 /** Loads a project the principal may act on with one of `roles`: 404 if absent, 403 if not theirs. */
-export async function projectFor(db: Db, p: Principal, projectId: string, roles: readonly Role[], action: string): Promise<ProjectRow> {
-  const project = await getProject(db, projectId);
+export async function projectFor(
+  db: Db,
+  p: Principal,
+  projectId: string,
+  roles: readonly Role[],
+  action: string,
+  read: (db: Db, id: string) => Promise<ProjectRow | undefined> = getProject,
+): Promise<ProjectRow> {
+  const project = await read(db, projectId);
   if (!project) throw problems.notFound(`project "${projectId}"`);
   if (!mayActOn(p, project.id, project.createdBy)) {
     throw problems.forbidden(`this token does not grant access to project "${projectId}"`);

@@ -12,7 +12,8 @@ import { Problem, problems } from "../http/problem.ts";
 import { router } from "../http/router.ts";
 import { dbOf, type Db } from "../store/db.ts";
 import { replayFor, rememberAnswer, requestHash } from "../store/idempotency.ts";
-import { getImage, isUniqueViolation, listSegments } from "../store/images.ts";
+import { getImage, imageWithSegments, isUniqueViolation } from "../store/images.ts";
+import { getProjectForClaims } from "../store/projects.ts";
 import { getSubmission, submissionOfTask } from "../store/submissions.ts";
 import { claimExpired, claimOpen, getTask, heartbeat, recordStart, release } from "../store/tasks.ts";
 import { ANY_ROLE, projectFor } from "./guards.ts";
@@ -46,23 +47,32 @@ taskRoutes.openapi(next, async (c) => {
   const { round, kind } = c.req.valid("json");
   const me = principal(c);
   const db = dbOf(c.env.DB);
-  const project = await projectFor(db, me, projectId, ANY_ROLE, "claim tasks");
+  const project = await projectFor(db, me, projectId, ANY_ROLE, "claim tasks", getProjectForClaims);
   requireRole(me, kind === "edit" ? ["annotator", "lead", "admin"] : ["reviewer", "lead", "admin"], `claim ${kind} tasks`);
 
-  const claim = { projectId, round, kind, subject: me.subject, token: crypto.randomUUID(), now: Date.now(), leaseMs: project.settings.leaseSeconds * 1000 };
+  const claim = {
+    projectId,
+    round,
+    kind,
+    subject: me.subject,
+    token: crypto.randomUUID(),
+    now: Date.now(),
+    leaseMs: project.settings.leaseSeconds * 1000,
+    templateStart: project.settings.vlm.provider === "template",
+  };
   const task = (await claimOpen(db, claim)) ?? (await claimExpired(db, claim));
   if (!task) return c.body(null, 204);
 
-  const image = (await getImage(db, task.imageId))!;
-  const segments = await listSegments(db, image);
+  const { image, segments } = await imageWithSegments(db, task.imageId, task.projectId);
   if (task.kind === "review") {
     const submission = (await getSubmission(db, task.submissionId!))!;
-    const start = await startTexts(db, image, submission.draftSource as never, submission.draftKey, null);
-    return c.json(await leaseJson(c.env, task, image, segments, start, submissionJson(submission, undefined)), 200);
+    const start = await startTexts(db, image!, segments, submission.draftSource as never, submission.draftKey, null);
+    return c.json(await leaseJson(c.env, task, image!, segments, start, submissionJson(submission, undefined)), 200);
   }
-  const start = await chooseStart(c.env, db, image, project, task);
-  await recordStart(db, task.id, claim.token, start.key, start.source);
-  return c.json(await leaseJson(c.env, task, image, segments, start), 200);
+  const start = await chooseStart(c.env, db, image!, segments, project, task);
+  // Known at claim time (template, rework) means already recorded by the claim itself.
+  if (start.source !== task.startSource || start.key !== task.startKey) await recordStart(db, task.id, claim.token, start.key, start.source);
+  return c.json(await leaseJson(c.env, task, image!, segments, start), 200);
 });
 
 const LeaseStatus = z.object({ task_id: z.string(), status: z.string(), lease_expires_at: z.iso.datetime().nullable() }).openapi("LeaseStatus");

@@ -29,7 +29,17 @@ export interface SegmentWithCategory extends SegmentRow {
   isthing: boolean | null;
 }
 
-export async function listSegments(db: Db, image: ImageRow): Promise<SegmentWithCategory[]> {
+export async function listSegments(db: Db, image: Pick<ImageRow, "id" | "projectId">): Promise<SegmentWithCategory[]> {
+  return segmentsQuery(db, image);
+}
+
+/** The image and its segments in one round trip (the claim's hot path). */
+export async function imageWithSegments(db: Db, imageId: string, projectId: string): Promise<{ image: ImageRow | undefined; segments: SegmentWithCategory[] }> {
+  const [image, segs] = await db.batch([db.select().from(images).where(eq(images.id, imageId)), segmentsQuery(db, { id: imageId, projectId })]);
+  return { image: image[0], segments: segs };
+}
+
+function segmentsQuery(db: Db, image: Pick<ImageRow, "id" | "projectId">) {
   return db
     .select({
       imageId: segments.imageId,
@@ -50,8 +60,7 @@ export async function listSegments(db: Db, image: ImageRow): Promise<SegmentWith
     .from(segments)
     .leftJoin(categories, and(eq(categories.projectId, image.projectId), eq(categories.categoryId, segments.categoryId)))
     .where(eq(segments.imageId, image.id))
-    .orderBy(asc(segments.segmentId))
-    .all();
+    .orderBy(asc(segments.segmentId));
 }
 
 /** The image, its segments, its round-1 tasks and the project's image counter commit in one batch. */

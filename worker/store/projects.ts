@@ -11,6 +11,26 @@ export async function getProject(db: Db, id: string): Promise<ProjectRow | undef
   return db.select().from(projects).where(eq(projects.id, id)).get();
 }
 
+const PROJECT_CACHE_MS = 5_000;
+const recent = new Map<string, { row: ProjectRow; at: number }>();
+
+/**
+ * The claim path's project read, kept for a few seconds per isolate: claims are the hottest
+ * request and settings change rarely. A settings change reaches every isolate within that time;
+ * this isolate's own changes are seen at once.
+ */
+export async function getProjectForClaims(db: Db, id: string): Promise<ProjectRow | undefined> {
+  const hit = recent.get(id);
+  if (hit && Date.now() - hit.at < PROJECT_CACHE_MS) return hit.row;
+  const row = await getProject(db, id);
+  if (row) recent.set(id, { row, at: Date.now() });
+  return row;
+}
+
+export function forgetProject(id: string): void {
+  recent.delete(id);
+}
+
 export async function categoryCount(db: Db, projectId: string): Promise<number> {
   const row = await db.select({ n: sql<number>`count(*)` }).from(categories).where(eq(categories.projectId, projectId)).get();
   return row?.n ?? 0;
@@ -71,9 +91,11 @@ export async function updateProject(
     .where(and(eq(projects.id, id), eq(projects.version, expectedVersion)))
     .returning({ id: projects.id });
   if (!cats) {
+    forgetProject(id);
     const rows = await update.all();
     return rows.length === 1;
   }
+  forgetProject(id);
   const version = expectedVersion + 1;
   const guard = sql`EXISTS (SELECT 1 FROM projects WHERE id = ${id} AND version = ${version})`;
   const statements = [

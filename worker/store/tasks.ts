@@ -33,6 +33,8 @@ export function editTaskRows(projectId: string, imageId: string, round: number, 
 }
 
 export interface ClaimRequest {
+  /** The project drafts with the template provider: a task's start is known at claim time. */
+  templateStart: boolean;
   projectId: string;
   round: number;
   kind: TaskKind;
@@ -42,8 +44,20 @@ export interface ClaimRequest {
   leaseMs: number;
 }
 
-const leaseFor = (r: ClaimRequest) =>
-  ({ status: "leased", leaseOwner: r.subject, leaseToken: r.token, leaseExpires: r.now + r.leaseMs, leasedAt: r.now, updatedAt: r.now }) as const;
+/**
+ * The lease, and where the work starts when that is known without reading anything: rework starts
+ * from the rejected submission, and a template project's round 1 from the template.
+ */
+const leaseFor = (r: ClaimRequest) => ({
+  status: "leased" as const,
+  leaseOwner: r.subject,
+  leaseToken: r.token,
+  leaseExpires: r.now + r.leaseMs,
+  leasedAt: r.now,
+  updatedAt: r.now,
+  startKey: sql`${tasks.reworkOf}`,
+  startSource: sql`CASE WHEN ${tasks.reworkOf} IS NOT NULL THEN 'rework' WHEN ${r.templateStart ? 1 : 0} = 1 AND ${tasks.round} = 1 THEN 'template' ELSE NULL END`,
+});
 
 const notHeldBy = (subject: string) =>
   sql`NOT EXISTS (SELECT 1 FROM image_workers w WHERE w.image_id = t.image_id AND w.round = t.round AND w.subject = ${subject})`;
