@@ -2,25 +2,32 @@
  * Export benchmark: stream `GET /v1/projects/{id}/exports/pancap` of a project whose every image has
  * a final caption, and watch the server's memory while it does.
  *
- *   node scripts/bench-export.ts [--captions=118000] [--scales=10000,40000] [--format=pancap]
+ *   node scripts/bench-export.ts [--captions=118000] [--scales=10000,40000] [--format=pancap] [--no-replay]
  *
  * 1. A fresh temporary state folder; the D1 migrations; then one project per scale seeded straight
  *    into the SQLite file Miniflare uses (scripts/lib/seed-captions.ts: images, 13 segments each,
  *    round-1 submissions holding the drafts, region texts, a ~200-word final caption with 13 spans),
  *    in one transaction, then ANALYZE. The `--captions` project is `bench`; each other scale N of
  *    `--scales` is `bench-N`. All live in the one database (image ids increase across them).
- * 2. For each scale, smallest first: start `wrangler dev` on a free loopback port (a fresh workerd
- *    each time, so every scale's memory is measured from the same start), mint a lead token.
- * 3. Stream the export with fetch, reading the body chunk by chunk: count bytes and lines, parse every
+ * 2. Unless --no-replay: the Worker's own export code (finalImagePages + formatPage) run in Node
+ *    over the same SQLite file for `bench`, every query timed, with its query plans: where the time
+ *    goes without workerd and the D1 binding (printed at the end, next to the real figure).
+ * 3. For each scale, smallest first: start `wrangler dev` on a free loopback port (a fresh workerd
+ *    each time, so every scale's memory is measured from the same start), mint a lead token, wait
+ *    (at most 2 min) for the shared machine to be quiet.
+ * 4. Stream the export with fetch, reading the body chunk by chunk: count bytes and lines, parse every
  *    line as JSON, check the line count, the image order, the shape of every record (13 segments,
- *    13 spans, 13 regions), and compare a few records field by field with what was seeded.
+ *    13 spans, 13 regions with drafts), and compare five records field by field with the seed.
  *    Meanwhile a worker thread reads /proc/<pid>/status of every process in the wrangler dev tree
- *    every 200 ms: RSS at start, peak of the tree, and of the workerd process (VmRSS, and its
- *    anonymous and file-backed parts).
- * 4. Print per scale: wall time, rows/s, MB/s, time to first byte, RSS at start and peak, CPU use;
+ *    every 200 ms (RSS at start and peak, of the tree and of the workerd process, with its anonymous
+ *    and file-backed parts, and CPU), and the user Worker's V8 heap is polled through the inspector
+ *    wrangler serves (what production's 128 MB isolate limit counts; the workerd process also holds
+ *    Miniflare's D1 object, other internal isolates and the allocator's free memory).
+ * 5. Print per scale: wall time, rows/s, MB/s, time to first byte, RSS at start and peak, heap, CPU;
  *    then the headline and the targets (≤ 60 s for `--captions`; peak server RSS flat across scales).
- * 5. Stop the server (SIGTERM, then SIGKILL to whatever of its tree is left, by pid) and delete the
- *    state folder, also on error and on Ctrl-C.
+ * 6. Stop the server and delete the state folder, also on error and on Ctrl-C. wrangler dev runs in
+ *    our own process group (scripts/lib/wrangler.ts does not detach it), so instead of a group kill:
+ *    SIGTERM to wrangler, then SIGKILL, by pid, to whatever of its process tree is still there.
  *
  * wrangler dev restarts workerd when a source file changes (others editing worker/ while this runs):
  * an export that sees a restart or fails is run again, at most 3 times in all.

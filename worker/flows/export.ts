@@ -39,6 +39,8 @@ async function assemble(db: Db, f: ExportFilter, captions: FinalCaptionRow[]): P
   for (const s of await submissionRegionsByIds(db, chosen)) for (const r of s.regions) drafts.set(`${s.id}:${r.segmentId}`, r.draftText);
 
   const byId = new Map(imageRows.map((i) => [i.id, i]));
+  const segmentsOf = groupBy(segmentRows, (s) => s.imageId);
+  const regionsOf = groupBy(regionRows, (r) => r.imageId);
   const out: FinalImage[] = [];
   for (const c of captions) {
     const image = byId.get(c.imageId);
@@ -47,9 +49,7 @@ async function assemble(db: Db, f: ExportFilter, captions: FinalCaptionRow[]): P
       image: { id: image.id, file_name: image.fileName, width: image.width, height: image.height, external_id: image.externalId },
       caption: { text: c.text, spans: c.spans },
       caption_version: c.version,
-      segments: segmentRows
-        .filter((s) => s.imageId === image.id)
-        .map((s) => ({
+      segments: (segmentsOf.get(image.id) ?? []).map((s) => ({
           id: s.segmentId,
           category_id: s.categoryId,
           category: s.category ?? `category ${s.categoryId}`,
@@ -58,9 +58,7 @@ async function assemble(db: Db, f: ExportFilter, captions: FinalCaptionRow[]): P
           bbox: [s.bboxX, s.bboxY, s.bboxW, s.bboxH] as [number, number, number, number],
           iscrowd: s.iscrowd,
         })),
-      regions: regionRows
-        .filter((r) => r.imageId === image.id)
-        .map((r) => ({ segment_id: r.segmentId, text: r.text, draft_text: r.submissionId ? (drafts.get(`${r.submissionId}:${r.segmentId}`) ?? null) : null, source: r.source })),
+      regions: (regionsOf.get(image.id) ?? []).map((r) => ({ segment_id: r.segmentId, text: r.text, draft_text: r.submissionId ? (drafts.get(`${r.submissionId}:${r.segmentId}`) ?? null) : null, source: r.source })),
       split: image.split,
     });
   }
@@ -73,4 +71,15 @@ export async function panopticOf(bucket: R2Bucket, db: Db, imageId: string) {
   const blob = image && (await getBlob(bucket, image.panopticSha256));
   if (!blob) throw new Error(`the panoptic PNG of ${imageId} is missing from R2`);
   return decodePanoptic(new Uint8Array(await blob.arrayBuffer()), "panoptic");
+}
+
+function groupBy<T>(rows: readonly T[], key: (row: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const row of rows) {
+    const k = key(row);
+    const list = out.get(k);
+    if (list) list.push(row);
+    else out.set(k, [row]);
+  }
+  return out;
 }
