@@ -1,6 +1,6 @@
 import { env } from "cloudflare:test";
 import { importJWK, SignJWT, UnsecuredJWT } from "jose";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { verifyBearer } from "../../worker/auth/token.ts";
 import { call, createProject, tokenFor } from "../support/api.ts";
 
@@ -65,6 +65,21 @@ describe("authentication", () => {
     const iss = await call("GET", "/v1/projects", { token: await hs256(env.JWT_SECRET, { iss: "evil" }) });
     expect(iss.status).toBe(401);
     expect(iss.data.detail).toContain('"iss"');
+  });
+
+  it("a token remembered as verified is still refused once it expires", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      const token = await tokenFor("admin", [], "short-lived", { ttlSeconds: 60 });
+      expect((await call("GET", "/v1/projects", { token })).status).toBe(200);
+      expect((await call("GET", "/v1/projects", { token })).status).toBe(200);
+      vi.setSystemTime(Date.now() + 61_000);
+      const late = await call("GET", "/v1/projects", { token });
+      expect(late.status).toBe(401);
+      expect(late.data.detail).toContain("expired");
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("refuses an unknown role", async () => {

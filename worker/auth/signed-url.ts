@@ -4,8 +4,16 @@
  */
 const encoder = new TextEncoder();
 
-async function key(secret: string): Promise<CryptoKey> {
-  return crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
+const keys = new Map<string, Promise<CryptoKey>>();
+
+/** Imported once per isolate: every image payload signs several URLs. */
+function key(secret: string): Promise<CryptoKey> {
+  let k = keys.get(secret);
+  if (!k) {
+    k = crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
+    keys.set(secret, k);
+  }
+  return k;
 }
 
 function b64url(bytes: ArrayBuffer): string {

@@ -45,7 +45,49 @@ export function hmacKey(secret: string): Uint8Array {
   return new TextEncoder().encode(secret);
 }
 
+/** The HS256 key imported once per isolate, not once per request. */
+const importedKeys = new Map<string, Promise<CryptoKey>>();
+function hs256Key(secret: string): Promise<CryptoKey> {
+  let key = importedKeys.get(secret);
+  if (!key) {
+    key = crypto.subtle.importKey("raw", hmacKey(secret), { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
+    importedKeys.set(secret, key);
+  }
+  return key;
+}
+
+/**
+ * Verified tokens, remembered until they expire: a front end sends the same token with every
+ * request, and re-verifying it each time is pure cost. Bounded, and keyed by the whole token, so
+ * nothing about a token can change while it is remembered.
+ */
+const VERIFIED_MAX = 2000;
+const verified = new Map<string, { principal: Principal; exp: number; config: string }>();
+
 export async function verifyBearer(token: string, env: Env): Promise<Principal> {
+  // A rotated secret or key set invalidates what was remembered under the old one.
+  const config = `${env.JWT_ISSUER}|${env.JWT_AUDIENCE}|${env.JWT_SECRET ?? ""}|${env.JWT_JWKS_URL ?? ""}|${env.JWT_JWKS ?? ""}`;
+  const hit = verified.get(token);
+  if (hit && hit.config === config && hit.exp * 1000 > Date.now()) return hit.principal;
+  const principal = await verifyUncached(token, env);
+  const exp = decodeExp(token);
+  if (exp !== null) {
+    if (verified.size >= VERIFIED_MAX) verified.delete(verified.keys().next().value!);
+    verified.set(token, { principal, exp, config });
+  }
+  return principal;
+}
+
+function decodeExp(token: string): number | null {
+  try {
+    const payload = JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
+    return typeof payload.exp === "number" ? payload.exp : null;
+  } catch {
+    return null;
+  }
+}
+
+async function verifyUncached(token: string, env: Env): Promise<Principal> {
   let alg: string | undefined;
   try {
     alg = decodeProtectedHeader(token).alg;
@@ -57,7 +99,7 @@ export async function verifyBearer(token: string, env: Env): Promise<Principal> 
   try {
     if (alg === "HS256") {
       if (!env.JWT_SECRET) throw problems.unauthorized("HS256 tokens are not accepted by this deployment");
-      ({ payload } = await jwtVerify(token, hmacKey(env.JWT_SECRET), { ...options, algorithms: ["HS256"] }));
+      ({ payload } = await jwtVerify(token, await hs256Key(env.JWT_SECRET), { ...options, algorithms: ["HS256"] }));
     } else if (alg && ASYMMETRIC.includes(alg)) {
       const keys = keySetFor(env);
       if (!keys) throw problems.unauthorized(`${alg} tokens are not accepted: no identity provider keys are configured`);
