@@ -12,10 +12,10 @@ import { Problem, problems } from "../http/problem.ts";
 import { router } from "../http/router.ts";
 import { dbOf, type Db } from "../store/db.ts";
 import { replayFor, rememberAnswer, requestHash } from "../store/idempotency.ts";
-import { getImage, imageWithSegments, isUniqueViolation } from "../store/images.ts";
+import { getImage, isUniqueViolation } from "../store/images.ts";
 import { getProjectForClaims } from "../store/projects.ts";
 import { getSubmission, submissionOfTask } from "../store/submissions.ts";
-import { claimExpired, claimOpen, getTask, heartbeat, recordStart, release } from "../store/tasks.ts";
+import { claimWithImage, getTask, heartbeat, recordStart, release } from "../store/tasks.ts";
 import { ANY_ROLE, projectFor } from "./guards.ts";
 import { leaseJson, submissionJson } from "./shape-tasks.ts";
 
@@ -60,19 +60,18 @@ taskRoutes.openapi(next, async (c) => {
     leaseMs: project.settings.leaseSeconds * 1000,
     templateStart: project.settings.vlm.provider === "template",
   };
-  const task = (await claimOpen(db, claim)) ?? (await claimExpired(db, claim));
-  if (!task) return c.body(null, 204);
-
-  const { image, segments } = await imageWithSegments(db, task.imageId, task.projectId);
+  const claimed = await claimWithImage(db, claim);
+  if (!claimed) return c.body(null, 204);
+  const { task, image, segments } = claimed;
   if (task.kind === "review") {
     const submission = (await getSubmission(db, task.submissionId!))!;
-    const start = await startTexts(db, image!, segments, submission.draftSource as never, submission.draftKey, null);
-    return c.json(await leaseJson(c.env, task, image!, segments, start, submissionJson(submission, undefined)), 200);
+    const start = await startTexts(db, image, segments, submission.draftSource as never, submission.draftKey, null);
+    return c.json(await leaseJson(c.env, task, image, segments, start, submissionJson(submission, undefined)), 200);
   }
-  const start = await chooseStart(c.env, db, image!, segments, project, task);
+  const start = await chooseStart(c.env, db, image, segments, project, task);
   // Known at claim time (template, rework) means already recorded by the claim itself.
   if (start.source !== task.startSource || start.key !== task.startKey) await recordStart(db, task.id, claim.token, start.key, start.source);
-  return c.json(await leaseJson(c.env, task, image!, segments, start), 200);
+  return c.json(await leaseJson(c.env, task, image, segments, start), 200);
 });
 
 const LeaseStatus = z.object({ task_id: z.string(), status: z.string(), lease_expires_at: z.iso.datetime().nullable() }).openapi("LeaseStatus");

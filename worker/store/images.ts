@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, sql } from "drizzle-orm";
+import { and, asc, eq, gt, sql, type SQL } from "drizzle-orm";
 import { categories, images, projects, segments, tasks, type ImageRow, type SegmentRow, type TaskRow } from "../../schema/tables.ts";
 import { chunk, rowsPerInsert, type Db } from "./db.ts";
 
@@ -33,13 +33,8 @@ export async function listSegments(db: Db, image: Pick<ImageRow, "id" | "project
   return segmentsQuery(db, image);
 }
 
-/** The image and its segments in one round trip (the claim's hot path). */
-export async function imageWithSegments(db: Db, imageId: string, projectId: string): Promise<{ image: ImageRow | undefined; segments: SegmentWithCategory[] }> {
-  const [image, segs] = await db.batch([db.select().from(images).where(eq(images.id, imageId)), segmentsQuery(db, { id: imageId, projectId })]);
-  return { image: image[0], segments: segs };
-}
-
-function segmentsQuery(db: Db, image: Pick<ImageRow, "id" | "projectId">) {
+/** Segments with their categories; `image.id` may be a SQL expression (the claim's batch). */
+export function segmentsQuery(db: Db, image: { id: string | SQL; projectId: string }) {
   return db
     .select({
       imageId: segments.imageId,

@@ -1,8 +1,9 @@
 import { and, eq, sql } from "drizzle-orm";
-import { tasks, type TaskKind, type TaskRow } from "../../schema/tables.ts";
+import { images, tasks, type ImageRow, type TaskKind, type TaskRow } from "../../schema/tables.ts";
 import { ulid } from "../domain/ids.ts";
 import { NORMAL_PRIORITY } from "../domain/lease.ts";
 import type { Db } from "./db.ts";
+import { segmentsQuery, type SegmentWithCategory } from "./images.ts";
 
 export const newTaskId = () => `tsk_${ulid()}`;
 
@@ -68,7 +69,7 @@ const notHeldBy = (subject: string) =>
  * the outer WHERE re-checks the status inside the same statement, and D1 runs statements one at
  * a time. Expired leases are a separate, equally indexed attempt (never an OR in this predicate).
  */
-export async function claimOpen(db: Db, r: ClaimRequest): Promise<TaskRow | undefined> {
+function claimOpenQuery(db: Db, r: ClaimRequest) {
   return db
     .update(tasks)
     .set(leaseFor(r))
@@ -81,12 +82,11 @@ export async function claimOpen(db: Db, r: ClaimRequest): Promise<TaskRow | unde
         LIMIT 1
       ) AND ${tasks.status} = 'open'`,
     )
-    .returning()
-    .get();
+    .returning();
 }
 
 /** The second attempt: a lease that ran out and that the sweep has not reopened yet. */
-export async function claimExpired(db: Db, r: ClaimRequest): Promise<TaskRow | undefined> {
+function claimExpiredQuery(db: Db, r: ClaimRequest) {
   return db
     .update(tasks)
     .set(leaseFor(r))
@@ -100,8 +100,32 @@ export async function claimExpired(db: Db, r: ClaimRequest): Promise<TaskRow | u
         LIMIT 1
       ) AND ${tasks.status} = 'leased' AND ${tasks.leaseExpires} < ${r.now}`,
     )
-    .returning()
-    .get();
+    .returning();
+}
+
+export interface Claimed {
+  task: TaskRow;
+  image: ImageRow;
+  segments: SegmentWithCategory[];
+}
+
+/**
+ * A claim and everything its lease payload needs from the database, in one round trip: the
+ * claim's UPDATE, then the image and its segments found through the new lease token (the caller
+ * made the token, so the batch can name the task it is about to lease). An empty first attempt is
+ * followed by the expired-lease attempt, also one round trip.
+ */
+export async function claimWithImage(db: Db, r: ClaimRequest): Promise<Claimed | null> {
+  const leased = sql`(SELECT image_id FROM tasks INDEXED BY tasks_owner WHERE lease_owner = ${r.subject} AND status = 'leased' AND lease_token = ${r.token})`;
+  for (const attempt of [claimOpenQuery, claimExpiredQuery]) {
+    const [taskRows, imageRows, segs] = await db.batch([
+      attempt(db, r),
+      db.select().from(images).where(sql`${images.id} = ${leased}`),
+      segmentsQuery(db, { id: leased, projectId: r.projectId }),
+    ]);
+    if (taskRows.length === 1 && imageRows.length === 1) return { task: taskRows[0], image: imageRows[0], segments: segs };
+  }
+  return null;
 }
 
 export async function recordStart(db: Db, taskId: string, token: string, startKey: string | null, startSource: string): Promise<void> {
