@@ -27,14 +27,14 @@
  */
 import type { ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { ensureDevVars } from "./lib/dev-vars.ts";
 import { findD1File, seedClaimBench, type SeedResult } from "./lib/seed-tasks.ts";
-import { applyLocalMigrations, startDevServer, waitForHealthy } from "./lib/wrangler.ts";
+import { applyLocalMigrations, freePort, startDevServer, stopServer, waitForHealthy } from "./lib/wrangler.ts";
 import { devToken } from "./token.ts";
+import { busyCores } from "./lib/machine.ts";
 
 process.env.WRANGLER_SEND_METRICS = "false";
 process.env.CLOUDFLARE_CF_FETCH_ENABLED = "false";
@@ -76,25 +76,7 @@ function parseArgs(argv: string[]): Args {
 
 const live: { server?: ChildProcess; stateDir?: string } = {};
 
-function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const srv = createServer();
-    srv.once("error", fail);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => ok(port));
-    });
-  });
-}
 
-async function stopServer(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((ok) => child.once("exit", () => ok()));
-  child.kill("SIGTERM");
-  const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-  await exited;
-  clearTimeout(timer);
-}
 
 async function cleanup(): Promise<void> {
   const { server, stateDir } = live;
@@ -234,17 +216,6 @@ const MAX_ATTEMPTS = 3;
 const QUIET_CORES = 0.3;
 const QUIET_MAX_WAIT_MS = 30_000;
 
-/** Machine-wide busy cores over the next second (Linux), or null. */
-async function busyCores(): Promise<number | null> {
-  if (!existsSync("/proc/stat")) return null;
-  const read = () => {
-    const f = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
-    return (f[0] + f[1] + f[2] + f[5] + f[6] + (f[7] ?? 0)) / USER_HZ;
-  };
-  const a = read();
-  await new Promise((ok) => setTimeout(ok, 1000));
-  return read() - a;
-}
 
 /**
  * The machine is shared (2 cores; tests may be running): before a measured phase, wait (at most

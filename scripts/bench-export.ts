@@ -34,7 +34,6 @@
  */
 import type { ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { DatabaseSync } from "node:sqlite";
@@ -46,8 +45,9 @@ import { dbOf } from "../worker/store/db.ts";
 import { ensureDevVars } from "./lib/dev-vars.ts";
 import { SEGMENTS, seedCaptionBench, SPANS, syntheticImage, type CaptionSeedResult } from "./lib/seed-captions.ts";
 import { findD1File } from "./lib/seed-tasks.ts";
-import { applyLocalMigrations, startDevServer, waitForHealthy } from "./lib/wrangler.ts";
+import { applyLocalMigrations, freePort, startDevServer, waitForHealthy } from "./lib/wrangler.ts";
 import { devToken } from "./token.ts";
+import { busyCores } from "./lib/machine.ts";
 
 process.env.WRANGLER_SEND_METRICS = "false";
 process.env.CLOUDFLARE_CF_FETCH_ENABLED = "false";
@@ -90,16 +90,6 @@ const projectOf = (n: number, a: Args) => (n === a.captions ? MAIN_PROJECT : `be
 
 const live: { server?: ChildProcess; stateDir?: string; sampler?: Worker } = {};
 
-function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const srv = createServer();
-    srv.once("error", fail);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => ok(port));
-    });
-  });
-}
 
 interface ProcInfo {
   ppid: number;
@@ -187,16 +177,6 @@ const USER_HZ = 100;
 const QUIET_CORES = 0.3;
 const QUIET_MAX_WAIT_MS = 120_000;
 
-async function busyCores(): Promise<number | null> {
-  if (!existsSync("/proc/stat")) return null;
-  const read = () => {
-    const f = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
-    return (f[0] + f[1] + f[2] + f[5] + f[6] + (f[7] ?? 0)) / USER_HZ;
-  };
-  const a = read();
-  await new Promise((ok) => setTimeout(ok, 1000));
-  return read() - a;
-}
 
 async function awaitQuiet(label: string): Promise<void> {
   const deadline = Date.now() + QUIET_MAX_WAIT_MS;

@@ -16,7 +16,6 @@
  */
 import type { ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { checkSegmentsInfo } from "../worker/domain/segments-check.ts";
@@ -27,7 +26,7 @@ import { decodePanoptic } from "../worker/imaging/panoptic.ts";
 import { measureSegments } from "../worker/imaging/segments.ts";
 import { ensureDevVars } from "./lib/dev-vars.ts";
 import { installNodeJpegCodec } from "./lib/jpeg-node.ts";
-import { applyLocalMigrations, startDevServer, waitForHealthy } from "./lib/wrangler.ts";
+import { applyLocalMigrations, freePort, startDevServer, stopServer, waitForHealthy } from "./lib/wrangler.ts";
 import { devToken } from "./token.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
@@ -178,25 +177,7 @@ export function uniqueJpeg(jpeg: Uint8Array, n: number): Uint8Array {
   return out;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const srv = createServer();
-    srv.once("error", fail);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => ok(port));
-    });
-  });
-}
 
-async function stopServer(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((ok) => child.once("exit", () => ok()));
-  child.kill("SIGTERM");
-  const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-  await exited;
-  clearTimeout(timer);
-}
 
 export async function benchWorker(s: BenchSample, warmup = 10, uploads = 60): Promise<WorkerBenchResult> {
   ensureDevVars();
