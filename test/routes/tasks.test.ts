@@ -114,6 +114,26 @@ describe("leases in controlled time", () => {
   });
 });
 
+describe("keyed claims", () => {
+  it("a retried claim with the same Idempotency-Key returns the same lease, not a second task", { timeout: 30_000 }, async () => {
+    await createProject(lead, { id: "t-keyed", settings: { redundancy: { round1: 1 } } });
+    for (const seed of [45, 46]) await ingestScene(lead, "t-keyed", seed);
+    const claimWith = (key: string) => call("POST", "/v1/projects/t-keyed/tasks/next", { token: annotators[6], json: { round: 1 }, headers: { "idempotency-key": key } });
+    const first = await claimWith("claim-1");
+    const retry = await claimWith("claim-1");
+    expect(retry.status).toBe(200);
+    expect(retry.data.task_id).toBe(first.data.task_id);
+    expect(retry.data.lease_token).toBe(first.data.lease_token);
+    expect(await rows("SELECT id FROM tasks WHERE project_id = 't-keyed' AND status = 'leased'")).toHaveLength(1);
+    // the same key from someone else is a different claim
+    const other = await call("POST", "/v1/projects/t-keyed/tasks/next", { token: annotators[7], json: { round: 1 }, headers: { "idempotency-key": "claim-1" } });
+    expect(other.data.task_id).not.toBe(first.data.task_id);
+    // once the lease is submitted, the key no longer names a live lease: nothing left for this person
+    expect((await submit(annotators[6], first.data, submissionBody(first.data))).status).toBe(201);
+    expect((await claimWith("claim-1")).status).toBe(204);
+  });
+});
+
 describe("submissions", () => {
   it("validates every region, computes effort, and a retry with the same key records nothing twice", { timeout: 30_000 }, async () => {
     await createProject(lead, { id: "t-sub" });

@@ -15,7 +15,8 @@ import { replayFor, rememberAnswer, requestHash } from "../store/idempotency.ts"
 import { getImage, isUniqueViolation } from "../store/images.ts";
 import { getProjectForClaims } from "../store/projects.ts";
 import { getSubmission, submissionOfTask } from "../store/submissions.ts";
-import { claimWithImage, getTask, heartbeat, recordStart, release } from "../store/tasks.ts";
+import { claimWithImage, getTask, heartbeat, heldWithToken, recordStart, release } from "../store/tasks.ts";
+import { cacheKey } from "../domain/cache-key.ts";
 import { ANY_ROLE, projectFor } from "./guards.ts";
 import { leaseJson, submissionJson } from "./shape-tasks.ts";
 
@@ -32,9 +33,14 @@ const next = createRoute({
   description:
     "Edit tasks go to annotators, review tasks to reviewers (leads and admins may take both). The lease carries the image, its " +
     "set-of-marks render, the regions with their mark numbers and the texts to start from. Nobody gets two tasks of one image in a " +
-    "round, nor reviews their own work; expired leases come back to the queue.",
+    "round, nor reviews their own work; expired leases come back to the queue. With an `Idempotency-Key`, a retried claim " +
+    "(say, after a lost response) returns the lease the first attempt took instead of taking a second task.",
   middleware: [requireContentType("json")] as const,
-  request: { params: ProjectIdParam, body: { required: true, content: { "application/json": { schema: ClaimRequest } } } },
+  request: {
+    params: ProjectIdParam,
+    headers: z.object({ "idempotency-key": z.string().min(1).max(200).optional() }),
+    body: { required: true, content: { "application/json": { schema: ClaimRequest } } },
+  },
   responses: {
     200: { description: "A lease", content: { "application/json": { schema: LeaseSchema } } },
     204: { description: "Nothing available to this person right now" },
@@ -45,22 +51,25 @@ const next = createRoute({
 taskRoutes.openapi(next, async (c) => {
   const { projectId } = c.req.valid("param");
   const { round, kind } = c.req.valid("json");
+  const key = c.req.valid("header")["idempotency-key"];
   const me = principal(c);
   const db = dbOf(c.env.DB);
   const project = await projectFor(db, me, projectId, ANY_ROLE, "claim tasks", getProjectForClaims);
   requireRole(me, kind === "edit" ? ["annotator", "lead", "admin"] : ["reviewer", "lead", "admin"], `claim ${kind} tasks`);
 
+  // With a key the lease token is derived from it, so a retry finds the lease its first attempt took.
+  const token = key ? await cacheKey({ claim: key, subject: me.subject, projectId, round, kind }) : crypto.randomUUID();
   const claim = {
     projectId,
     round,
     kind,
     subject: me.subject,
-    token: crypto.randomUUID(),
+    token,
     now: Date.now(),
     leaseMs: project.settings.leaseSeconds * 1000,
     templateStart: project.settings.vlm.provider === "template",
   };
-  const claimed = await claimWithImage(db, claim);
+  const claimed = (key ? await heldWithToken(db, me.subject, token) : null) ?? (await claimWithImage(db, claim));
   if (!claimed) return c.body(null, 204);
   const { task, image, segments } = claimed;
   if (task.kind === "review") {

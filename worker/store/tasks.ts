@@ -172,3 +172,15 @@ export async function reopenExpired(db: Db, now: number): Promise<number> {
 export async function tasksOfImage(db: Db, imageId: string, round: number, kind: TaskKind): Promise<TaskRow[]> {
   return db.select().from(tasks).where(and(eq(tasks.imageId, imageId), eq(tasks.round, round), eq(tasks.kind, kind))).orderBy(tasks.id).all();
 }
+
+/** The live lease a person holds under `token` (a retried, keyed claim), with its image and segments. */
+export async function heldWithToken(db: Db, subject: string, token: string): Promise<Claimed | null> {
+  const task = await db
+    .select()
+    .from(tasks)
+    .where(and(eq(tasks.leaseOwner, subject), eq(tasks.status, "leased"), eq(tasks.leaseToken, token), sql`${tasks.leaseExpires} >= ${Date.now()}`))
+    .get();
+  if (!task) return null;
+  const [imageRows, segs] = await db.batch([db.select().from(images).where(eq(images.id, task.imageId)), segmentsQuery(db, { id: task.imageId, projectId: task.projectId })]);
+  return imageRows[0] ? { task, image: imageRows[0], segments: segs } : null;
+}
