@@ -34,7 +34,7 @@ import { ensureDevVars } from "./lib/dev-vars.ts";
 import { findD1File, seedClaimBench, type SeedResult } from "./lib/seed-tasks.ts";
 import { applyLocalMigrations, freePort, startDevServer, stopServer, waitForHealthy } from "./lib/wrangler.ts";
 import { devToken } from "./token.ts";
-import { busyCores } from "./lib/machine.ts";
+import { awaitQuiet as waitForQuiet, USER_HZ } from "./lib/machine.ts";
 
 process.env.WRANGLER_SEND_METRICS = "false";
 process.env.CLOUDFLARE_CF_FETCH_ENABLED = "false";
@@ -94,7 +94,6 @@ process.on("SIGINT", () => {
   cleanup().finally(() => process.exit(130));
 });
 
-const USER_HZ = 100; // clock ticks per second in /proc on Linux
 
 /**
  * CPU seconds (user + system) of each process in the server's tree, and of the whole machine, from
@@ -215,24 +214,9 @@ async function runPhase(clients: number, seconds: number, call: Call, serverPid:
 const MAX_ATTEMPTS = 3;
 const QUIET_CORES = 0.3;
 const QUIET_MAX_WAIT_MS = 30_000;
+const awaitQuiet = (label: string) => waitForQuiet(label, { quietCores: QUIET_CORES, maxWaitMs: QUIET_MAX_WAIT_MS });
 
 
-/**
- * The machine is shared (2 cores; tests may be running): before a measured phase, wait (at most
- * QUIET_MAX_WAIT_MS) until less than QUIET_CORES cores are busy while the server idles.
- */
-async function awaitQuiet(label: string): Promise<void> {
-  const deadline = Date.now() + QUIET_MAX_WAIT_MS;
-  let busy = await busyCores();
-  if (busy === null || busy < QUIET_CORES) return;
-  const first = busy;
-  while (busy !== null && busy >= QUIET_CORES && Date.now() < deadline) busy = await busyCores();
-  console.log(
-    busy !== null && busy < QUIET_CORES
-      ? `  (${label}: waited for other processes to quiet down: ${first.toFixed(2)} → ${busy.toFixed(2)} busy cores)`
-      : `  (${label}: other processes keep ${busy?.toFixed(2)} cores busy; measuring anyway after ${QUIET_MAX_WAIT_MS / 1000} s)`,
-  );
-}
 
 /** Average cores other processes (not the server, not this client) kept busy during a run. */
 function otherCores(r: PhaseResult): number {

@@ -47,7 +47,7 @@ import { SEGMENTS, seedCaptionBench, SPANS, syntheticImage, type CaptionSeedResu
 import { findD1File } from "./lib/seed-tasks.ts";
 import { applyLocalMigrations, freePort, startDevServer, waitForHealthy } from "./lib/wrangler.ts";
 import { devToken } from "./token.ts";
-import { busyCores } from "./lib/machine.ts";
+import { awaitQuiet as waitForQuiet, USER_HZ } from "./lib/machine.ts";
 
 process.env.WRANGLER_SEND_METRICS = "false";
 process.env.CLOUDFLARE_CF_FETCH_ENABLED = "false";
@@ -170,26 +170,13 @@ process.on("SIGINT", () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// The machine is shared (2 cores; tests and other benches may be running): before a measured
-// phase, wait (at most QUIET_MAX_WAIT_MS) until less than QUIET_CORES cores are busy.
+// The machine is shared: measured phases wait for it to be quiet (see lib/machine.ts).
 
-const USER_HZ = 100;
 const QUIET_CORES = 0.3;
 const QUIET_MAX_WAIT_MS = 120_000;
+const awaitQuiet = (label: string) => waitForQuiet(label, { quietCores: QUIET_CORES, maxWaitMs: QUIET_MAX_WAIT_MS, stop: () => interrupted });
 
 
-async function awaitQuiet(label: string): Promise<void> {
-  const deadline = Date.now() + QUIET_MAX_WAIT_MS;
-  let busy = await busyCores();
-  if (busy === null || busy < QUIET_CORES) return;
-  const first = busy;
-  while (busy !== null && busy >= QUIET_CORES && Date.now() < deadline && !interrupted) busy = await busyCores();
-  console.log(
-    busy !== null && busy < QUIET_CORES
-      ? `  (${label}: waited for other processes to quiet down: ${first.toFixed(2)} → ${busy.toFixed(2)} busy cores)`
-      : `  (${label}: other processes keep ${busy?.toFixed(2)} cores busy; measuring anyway after ${QUIET_MAX_WAIT_MS / 1000} s)`,
-  );
-}
 
 // ---------------------------------------------------------------------------------------------
 // Memory and CPU sampling, in a worker thread so that parsing on the main thread cannot delay it

@@ -31,7 +31,7 @@ import { DatabaseSync } from "node:sqlite";
 import type { CaptionCoverage, CaptionStats, SubmissionEffort, SubmittedRegion } from "../../schema/tables.ts";
 import { COCO_PANOPTIC_CATEGORIES, type Category } from "../../worker/domain/coco-categories.ts";
 import { captionStats, coverage } from "../../worker/domain/coverage.ts";
-import { regionEffort, submissionEffort, type RegionAction } from "../../worker/domain/edit-effort.ts";
+import { aggregateEffort, regionEffort, submissionEffort, type RegionAction } from "../../worker/domain/edit-effort.ts";
 import { codePointLength, validateCaption, type GroundedCaption } from "../../worker/domain/grounded-caption.ts";
 import { defaultSettings, sequentialId } from "./seed-tasks.ts";
 
@@ -373,7 +373,7 @@ export function seedCaptionBench(file: string, o: CaptionSeedOptions): CaptionSe
             const e = reg.text === null ? { distance: 0, draftWords: 0 } : reg.action === "accepted" ? { distance: 0, draftWords: countWords(reg.draftText) } : regionEffort(reg.draftText, reg.text);
             return { segmentId: reg.segmentId, action: reg.action, text: reg.text, reason: reg.reason, draftText: reg.draftText, distance: e.distance, draftWords: e.draftWords };
           });
-          const effort = effortOf(submitted);
+          const effort = aggregateEffort(submitted);
           const cov: CaptionCoverage = coverage(g.caption, g.segments.map((s) => ({ id: s.id, area: s.area, isthing: s.category.isthing })));
           const stats = statsOf(g);
           if (validateEvery > 0 && i % validateEvery === 0) {
@@ -428,35 +428,6 @@ export function seedCaptionBench(file: string, o: CaptionSeedOptions): CaptionSe
 /** A stable stand-in for the sha256 of the bytes (unique per project, which the index requires). */
 function hash64(s: string): string {
   return createHash("sha256").update(s).digest("hex");
-}
-
-/**
- * `submissionEffort` from the per-region figures already in the submission (same formula, without
- * tokenising every text again). Checked against the real function every `validateEvery` images.
- */
-function effortOf(regions: readonly SubmittedRegion[]): SubmissionEffort {
-  const counts = { accepted: 0, edited: 0, rewritten: 0, skipped: 0 };
-  let worked = 0;
-  let unchanged = 0;
-  let totalDistance = 0;
-  let totalDraftWords = 0;
-  for (const r of regions) {
-    counts[r.action]++;
-    if (r.action === "skipped") continue;
-    worked++;
-    if (r.distance === 0) unchanged++;
-    totalDistance += r.distance;
-    totalDraftWords += r.draftWords;
-  }
-  return {
-    regions: regions.length,
-    ...counts,
-    acceptedShare: worked === 0 ? 0 : unchanged / worked,
-    totalDistance,
-    totalDraftWords,
-    editRate: totalDistance / Math.max(1, totalDraftWords),
-    changedShare: worked === 0 ? 0 : (worked - unchanged) / worked,
-  };
 }
 
 /**

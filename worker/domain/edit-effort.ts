@@ -138,6 +138,16 @@ export interface SubmissionEffort {
  * draft word deleted).
  */
 export function submissionEffort(regions: readonly RegionWork[]): SubmissionEffort {
+  return aggregateEffort(
+    regions.map((r) => (r.action === "skipped" ? { action: r.action, distance: 0, draftWords: 0 } : { action: r.action, ...regionEffort(r.draft, r.final ?? "") })),
+  );
+}
+
+/**
+ * The submission figures from per-region figures already measured (a region is unchanged exactly
+ * when its word distance is 0), so a caller that keeps the per-region effort measures it once.
+ */
+export function aggregateEffort(regions: readonly { action: RegionAction; distance: number; draftWords: number }[]): SubmissionEffort {
   const counts = { accepted: 0, edited: 0, rewritten: 0, skipped: 0 };
   let worked = 0;
   let unchanged = 0;
@@ -147,10 +157,9 @@ export function submissionEffort(regions: readonly RegionWork[]): SubmissionEffo
     counts[r.action]++;
     if (r.action === "skipped") continue;
     worked++;
-    const e = regionEffort(r.draft, r.final ?? "");
-    if (e.unchanged) unchanged++;
-    totalDistance += e.distance;
-    totalDraftWords += e.draftWords;
+    if (r.distance === 0) unchanged++;
+    totalDistance += r.distance;
+    totalDraftWords += r.draftWords;
   }
   return {
     regions: regions.length,

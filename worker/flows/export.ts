@@ -52,7 +52,7 @@ async function assemble(db: Db, f: ExportFilter, captions: FinalCaptionRow[]): P
       segments: (segmentsOf.get(image.id) ?? []).map((s) => ({
           id: s.segmentId,
           category_id: s.categoryId,
-          category: s.category ?? `category ${s.categoryId}`,
+          category: s.categoryName ?? `category ${s.categoryId}`,
           isthing: s.isthing ?? false,
           area: s.area,
           bbox: [s.bboxX, s.bboxY, s.bboxW, s.bboxH] as [number, number, number, number],

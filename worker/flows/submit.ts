@@ -3,7 +3,7 @@ import type { z } from "@hono/zod-openapi";
 import type { SubmissionCreate } from "../../schema/api/tasks.ts";
 import { submissions, tasks, type ImageRow, type ProjectRow, type SubmissionRow, type SubmittedRegion, type TaskRow } from "../../schema/tables.ts";
 import { coverage, missingRequiredThings } from "../domain/coverage.ts";
-import { checkAction, regionEffort, submissionEffort } from "../domain/edit-effort.ts";
+import { aggregateEffort, checkAction, regionEffort } from "../domain/edit-effort.ts";
 import { CaptionError, captionFromInline, validateCaption, type GroundedCaption } from "../domain/grounded-caption.ts";
 import { ulid } from "../domain/ids.ts";
 import { problems } from "../http/problem.ts";
@@ -58,7 +58,7 @@ export async function buildSubmission(db: Db, image: ImageRow, project: ProjectR
   }
 
   regions.sort((a, b) => a.segmentId - b.segmentId);
-  const effort = submissionEffort(regions.map((r) => ({ action: r.action, draft: r.draftText, final: r.text })));
+  const effort = aggregateEffort(regions);
   return submissionRow(task, image, subject, body, start.source, start.key, now, { regions, effort });
 }
 

@@ -1,4 +1,4 @@
-import { and, desc, eq, sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import {
   deadLetters,
   draftJobs,
@@ -135,14 +135,6 @@ export async function recordRetry(db: Db, key: string, token: string, call: Call
       .set({ leaseUntil, updatedAt: now })
       .where(and(eq(drafts.key, key), eq(drafts.claimToken, token), eq(drafts.status, "pending"))),
   ]);
-}
-
-export async function listCalls(db: Db, key: string) {
-  return db.select().from(vlmCalls).where(eq(vlmCalls.draftKey, key)).orderBy(vlmCalls.id).all();
-}
-
-export async function latestDraftFor(db: Db, imageId: string, round: number): Promise<DraftRow | undefined> {
-  return db.select().from(drafts).where(and(eq(drafts.imageId, imageId), eq(drafts.round, round))).orderBy(desc(drafts.updatedAt)).get();
 }
 
 export async function getJob(db: Db, id: string): Promise<DraftJobRow | undefined> {

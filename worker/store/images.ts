@@ -35,6 +35,11 @@ export async function listSegments(db: Db, image: Pick<ImageRow, "id" | "project
 
 /** Segments with their categories; `image.id` may be a SQL expression (the claim's batch). */
 export function segmentsQuery(db: Db, image: { id: string | SQL; projectId: string }) {
+  return segmentsWhere(db, image.projectId, eq(segments.imageId, image.id));
+}
+
+/** Segments with their categories for any image condition (one image, or an export page). */
+export function segmentsWhere(db: Db, projectId: string, imageCondition: SQL | undefined) {
   return db
     .select({
       imageId: segments.imageId,
@@ -53,9 +58,9 @@ export function segmentsQuery(db: Db, image: { id: string | SQL; projectId: stri
       isthing: categories.isthing,
     })
     .from(segments)
-    .leftJoin(categories, and(eq(categories.projectId, image.projectId), eq(categories.categoryId, segments.categoryId)))
-    .where(eq(segments.imageId, image.id))
-    .orderBy(asc(segments.segmentId));
+    .leftJoin(categories, and(eq(categories.projectId, projectId), eq(categories.categoryId, segments.categoryId)))
+    .where(imageCondition)
+    .orderBy(asc(segments.imageId), asc(segments.segmentId));
 }
 
 /** The image, its segments, its round-1 tasks and the project's image counter commit in one batch. */
