@@ -277,11 +277,14 @@ export const tasks = sqliteTable(
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
   },
+  // The lease indexes are partial, each holding only the tasks in the state it serves: a claim then
+  // deletes one queue entry and adds one expiry and one owner entry, instead of moving an entry
+  // within each of three full indexes (fewer pages written per claim, smaller indexes).
   (t) => [
-    index("tasks_queue").on(t.projectId, t.round, t.kind, t.status, t.priority, t.id),
-    index("tasks_expiry").on(t.status, t.leaseExpires),
+    index("tasks_open_queue").on(t.projectId, t.round, t.kind, t.priority, t.id).where(sql`${t.status} = 'open'`),
+    index("tasks_lease_expiry").on(t.leaseExpires).where(sql`${t.status} = 'leased'`),
     index("tasks_image").on(t.imageId, t.round, t.kind),
-    index("tasks_owner").on(t.leaseOwner, t.status),
+    index("tasks_lease_owner").on(t.leaseOwner, t.id).where(sql`${t.status} = 'leased'`),
   ],
 );
 

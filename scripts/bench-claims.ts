@@ -387,7 +387,7 @@ async function runOne(n: number, a: Args): Promise<RunResult> {
 
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
-    const server = startDevServer(port, stateDir, true);
+    const server = startDevServer(port, stateDir, true, { devTracing: false });
     live.server = server;
     server.stderr?.on("data", (d: Buffer) => (serverLog = (serverLog + d.toString()).slice(-4000)));
     const t0 = performance.now();

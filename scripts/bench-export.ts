@@ -679,7 +679,7 @@ async function runScale(n: number, a: Args, stateDir: string, token: string): Pr
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
     const t0 = performance.now();
-    const server = startDevServer(port, stateDir, true);
+    const server = startDevServer(port, stateDir, true, { devTracing: false });
     live.server = server;
     server.stderr?.on("data", (d: Buffer) => (serverLog = (serverLog + d.toString()).slice(-4000)));
     try {

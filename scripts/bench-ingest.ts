@@ -188,7 +188,7 @@ export async function benchWorker(s: BenchSample, warmup = 10, uploads = 60): Pr
     applyLocalMigrations(stateDir, true);
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
-    server = startDevServer(port, stateDir, true);
+    server = startDevServer(port, stateDir, true, { devTracing: false });
     // Drain wrangler's stderr (a full pipe would stall it) and keep the tail for error reports.
     server.stderr?.on("data", (d: Buffer) => (serverLog = (serverLog + d.toString()).slice(-4000)));
     await waitForHealthy(base, server);

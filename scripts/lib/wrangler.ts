@@ -23,11 +23,22 @@ export function applyLocalMigrations(stateDir?: string, quiet = false): void {
   if (r.status !== 0) throw new Error(`applying D1 migrations failed (exit ${r.status})`);
 }
 
-export function startDevServer(port: number, stateDir?: string, quiet = false): ChildProcess {
+/**
+ * `wrangler dev` on a loopback port. Benchmarks pass `devTracing: false`: wrangler's local
+ * observability collector (the dev tool's log and trace view, not part of the Worker and absent in
+ * production) receives every span of every request, and its cost grows with the D1 calls a
+ * request makes, so it would weigh on the figures of the Worker itself.
+ */
+export function startDevServer(port: number, stateDir?: string, quiet = false, { devTracing = true } = {}): ChildProcess {
   return spawn(
     process.execPath,
     [WRANGLER, "dev", "--ip", "127.0.0.1", "--port", String(port), "--show-interactive-dev-session=false", ...persistArgs(stateDir)],
-    { cwd: ROOT, env: wranglerEnv(), stdio: quiet ? ["ignore", "ignore", "pipe"] : ["ignore", "inherit", "inherit"], detached: false },
+    {
+      cwd: ROOT,
+      env: wranglerEnv(devTracing ? {} : { X_LOCAL_OBSERVABILITY: "false" }),
+      stdio: quiet ? ["ignore", "ignore", "pipe"] : ["ignore", "inherit", "inherit"],
+      detached: false,
+    },
   );
 }
 

@@ -1,10 +1,17 @@
 import { drizzle } from "drizzle-orm/d1";
 import * as tables from "../../schema/tables.ts";
 
-export type Db = ReturnType<typeof dbOf>;
+export type Db = ReturnType<typeof makeDb>;
 
-export function dbOf(d1: D1Database) {
-  return drizzle(d1, { schema: tables });
+const makeDb = (d1: D1Database) => drizzle(d1, { schema: tables });
+
+/** One Drizzle instance per binding: building one walks the whole schema, and prepared queries are cached per instance. */
+const instances = new WeakMap<D1Database, Db>();
+
+export function dbOf(d1: D1Database): Db {
+  let db = instances.get(d1);
+  if (!db) instances.set(d1, (db = makeDb(d1)));
+  return db;
 }
 
 /** D1 binds at most 100 parameters per statement: rows per multi-row insert for a column count. */

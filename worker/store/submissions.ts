@@ -1,6 +1,7 @@
 import { and, desc, eq, inArray, lt } from "drizzle-orm";
 import { reviews, submissions, tasks, type ReviewRow, type SubmissionRow } from "../../schema/tables.ts";
 import type { Db } from "./db.ts";
+import { isLeased } from "./tasks.ts";
 
 export async function getSubmission(db: Db, id: string): Promise<SubmissionRow | undefined> {
   return db.select().from(submissions).where(eq(submissions.id, id)).get();
@@ -39,5 +40,5 @@ export async function submissionsBy(db: Db, subject: string, beforeId: string | 
 }
 
 export async function leasesOf(db: Db, subject: string) {
-  return db.select().from(tasks).where(and(eq(tasks.leaseOwner, subject), eq(tasks.status, "leased"))).orderBy(tasks.id).all();
+  return db.select().from(tasks).where(and(eq(tasks.leaseOwner, subject), isLeased)).orderBy(tasks.id).all();
 }

@@ -1,9 +1,10 @@
-import { and, eq, sql } from "drizzle-orm";
-import { images, tasks, type ImageRow, type TaskKind, type TaskRow } from "../../schema/tables.ts";
+import { and, eq, getTableColumns, sql } from "drizzle-orm";
+import { images, segments, tasks, type ImageRow, type TaskKind, type TaskRow } from "../../schema/tables.ts";
 import { ulid } from "../domain/ids.ts";
 import { NORMAL_PRIORITY } from "../domain/lease.ts";
 import type { Db } from "./db.ts";
-import { segmentsQuery, type SegmentWithCategory } from "./images.ts";
+import type { SegmentWithCategory } from "./images.ts";
+import { fromJsonObject, jsonObjectOf } from "./json-rows.ts";
 
 export const newTaskId = () => `tsk_${ulid()}`;
 
@@ -33,6 +34,12 @@ export function editTaskRows(projectId: string, imageId: string, round: number, 
   return Array.from({ length: slots }, (_, slot) => openTask({ projectId, imageId, round, kind: "edit", slot }, now));
 }
 
+/**
+ * The lease indexes are partial (`WHERE status = 'leased'`): SQLite uses one only when the query
+ * says so with a literal, which a bound parameter is not when the statement is prepared.
+ */
+export const isLeased = sql`${tasks.status} = 'leased'`;
+
 export interface ClaimRequest {
   /** The project drafts with the template provider: a task's start is known at claim time. */
   templateStart: boolean;
@@ -46,22 +53,51 @@ export interface ClaimRequest {
 }
 
 /**
+ * A task row with its image and segments (with categories) as JSON, read by correlated subqueries
+ * on the task's own columns: in a claim's RETURNING clause these are the leased task's.
+ */
+const withImage = {
+  ...getTableColumns(tasks),
+  imageJson: sql<string | null>`(SELECT ${jsonObjectOf(images, "i")} FROM images i WHERE i.id = "tasks"."image_id")`,
+  segmentsJson: sql<string>`(
+    SELECT json_group_array(${jsonObjectOf(segments, "s", { categoryName: sql.raw("c.name"), isthing: sql.raw("c.isthing") })})
+    FROM segments s LEFT JOIN categories c ON c.project_id = "tasks"."project_id" AND c.category_id = s.category_id
+    WHERE s.image_id = "tasks"."image_id")`,
+};
+
+/**
+ * The claim's values, as placeholders: the claim is the hot path, so its two statements are built
+ * once per database binding (Drizzle's prepared queries) and each claim only binds these.
+ */
+const bound = (name: keyof ClaimValues) => sql`${sql.placeholder(name)}`;
+
+type ClaimValues = {
+  subject: string;
+  token: string;
+  now: number;
+  expires: number;
+  projectId: string;
+  round: number;
+  kind: TaskKind;
+  templateStart: 0 | 1;
+};
+
+/**
  * The lease, and where the work starts when that is known without reading anything: rework starts
  * from the rejected submission, and a template project's round 1 from the template.
  */
-const leaseFor = (r: ClaimRequest) => ({
+const lease = {
   status: "leased" as const,
-  leaseOwner: r.subject,
-  leaseToken: r.token,
-  leaseExpires: r.now + r.leaseMs,
-  leasedAt: r.now,
-  updatedAt: r.now,
+  leaseOwner: bound("subject"),
+  leaseToken: bound("token"),
+  leaseExpires: bound("expires"),
+  leasedAt: bound("now"),
+  updatedAt: bound("now"),
   startKey: sql`${tasks.reworkOf}`,
-  startSource: sql`CASE WHEN ${tasks.reworkOf} IS NOT NULL THEN 'rework' WHEN ${r.templateStart ? 1 : 0} = 1 AND ${tasks.round} = 1 THEN 'template' ELSE NULL END`,
-});
+  startSource: sql`CASE WHEN ${tasks.reworkOf} IS NOT NULL THEN 'rework' WHEN ${bound("templateStart")} = 1 AND ${tasks.round} = 1 THEN 'template' ELSE NULL END`,
+};
 
-const notHeldBy = (subject: string) =>
-  sql`NOT EXISTS (SELECT 1 FROM image_workers w WHERE w.image_id = t.image_id AND w.round = t.round AND w.subject = ${subject})`;
+const notHeldBySubject = sql`NOT EXISTS (SELECT 1 FROM image_workers w WHERE w.image_id = t.image_id AND w.round = t.round AND w.subject = ${bound("subject")})`;
 
 /**
  * The claim: one UPDATE whose subquery walks the queue index (project, round, kind, status,
@@ -69,39 +105,43 @@ const notHeldBy = (subject: string) =>
  * the outer WHERE re-checks the status inside the same statement, and D1 runs statements one at
  * a time. Expired leases are a separate, equally indexed attempt (never an OR in this predicate).
  */
-function claimOpenQuery(db: Db, r: ClaimRequest) {
+function claimOpenQuery(db: Db) {
   return db
     .update(tasks)
-    .set(leaseFor(r))
+    .set(lease)
     .where(
       sql`${tasks.id} = (
-        SELECT t.id FROM tasks t INDEXED BY tasks_queue
-        WHERE t.project_id = ${r.projectId} AND t.round = ${r.round} AND t.kind = ${r.kind} AND t.status = 'open'
-          AND t.exclude_subject != ${r.subject} AND ${notHeldBy(r.subject)}
+        SELECT t.id FROM tasks t INDEXED BY tasks_open_queue
+        WHERE t.project_id = ${bound("projectId")} AND t.round = ${bound("round")} AND t.kind = ${bound("kind")} AND t.status = 'open'
+          AND t.exclude_subject != ${bound("subject")} AND ${notHeldBySubject}
         ORDER BY t.priority, t.id
         LIMIT 1
       ) AND ${tasks.status} = 'open'`,
     )
-    .returning();
+    .returning(withImage)
+    .prepare();
 }
 
 /** The second attempt: a lease that ran out and that the sweep has not reopened yet. */
-function claimExpiredQuery(db: Db, r: ClaimRequest) {
+function claimExpiredQuery(db: Db) {
   return db
     .update(tasks)
-    .set(leaseFor(r))
+    .set(lease)
     .where(
       sql`${tasks.id} = (
-        SELECT t.id FROM tasks t INDEXED BY tasks_expiry
-        WHERE t.status = 'leased' AND t.lease_expires < ${r.now}
-          AND t.project_id = ${r.projectId} AND t.round = ${r.round} AND t.kind = ${r.kind}
-          AND t.exclude_subject != ${r.subject} AND ${notHeldBy(r.subject)}
+        SELECT t.id FROM tasks t INDEXED BY tasks_lease_expiry
+        WHERE t.status = 'leased' AND t.lease_expires < ${bound("now")}
+          AND t.project_id = ${bound("projectId")} AND t.round = ${bound("round")} AND t.kind = ${bound("kind")}
+          AND t.exclude_subject != ${bound("subject")} AND ${notHeldBySubject}
         ORDER BY t.lease_expires
         LIMIT 1
-      ) AND ${tasks.status} = 'leased' AND ${tasks.leaseExpires} < ${r.now}`,
+      ) AND ${tasks.status} = 'leased' AND ${tasks.leaseExpires} < ${bound("now")}`,
     )
-    .returning();
+    .returning(withImage)
+    .prepare();
 }
+
+const claimStatements = new WeakMap<Db, { open: ReturnType<typeof claimOpenQuery>; expired: ReturnType<typeof claimExpiredQuery> }>();
 
 export interface Claimed {
   task: TaskRow;
@@ -109,21 +149,42 @@ export interface Claimed {
   segments: SegmentWithCategory[];
 }
 
+type TaskWithImage = TaskRow & { imageJson: string | null; segmentsJson: string };
+
+function claimedOf(row: TaskWithImage | undefined): Claimed | null {
+  if (!row?.imageJson) return null;
+  const { imageJson, segmentsJson, ...task } = row;
+  const segs = (JSON.parse(segmentsJson) as Record<string, unknown>[]).map((s) => {
+    const isthing = s.isthing;
+    const seg = fromJsonObject(segments, s) as SegmentWithCategory;
+    seg.isthing = isthing === null || isthing === undefined ? null : Boolean(isthing);
+    return seg;
+  });
+  segs.sort((a, b) => a.segmentId - b.segmentId);
+  return { task, image: fromJsonObject(images, JSON.parse(imageJson) as Record<string, unknown>), segments: segs };
+}
+
 /**
- * A claim and everything its lease payload needs from the database, in one round trip: the
- * claim's UPDATE, then the image and its segments found through the new lease token (the caller
- * made the token, so the batch can name the task it is about to lease). An empty first attempt is
- * followed by the expired-lease attempt, also one round trip.
+ * A claim and everything its lease payload needs from the database, in ONE statement: the
+ * claim's UPDATE returns the leased task with its image and segments. An empty first attempt is
+ * followed by the expired-lease attempt, also one statement.
  */
 export async function claimWithImage(db: Db, r: ClaimRequest): Promise<Claimed | null> {
-  const leased = sql`(SELECT image_id FROM tasks INDEXED BY tasks_owner WHERE lease_owner = ${r.subject} AND status = 'leased' AND lease_token = ${r.token})`;
-  for (const attempt of [claimOpenQuery, claimExpiredQuery]) {
-    const [taskRows, imageRows, segs] = await db.batch([
-      attempt(db, r),
-      db.select().from(images).where(sql`${images.id} = ${leased}`),
-      segmentsQuery(db, { id: leased, projectId: r.projectId }),
-    ]);
-    if (taskRows.length === 1 && imageRows.length === 1) return { task: taskRows[0], image: imageRows[0], segments: segs };
+  let statements = claimStatements.get(db);
+  if (!statements) claimStatements.set(db, (statements = { open: claimOpenQuery(db), expired: claimExpiredQuery(db) }));
+  const values: ClaimValues = {
+    subject: r.subject,
+    token: r.token,
+    now: r.now,
+    expires: r.now + r.leaseMs,
+    projectId: r.projectId,
+    round: r.round,
+    kind: r.kind,
+    templateStart: r.templateStart ? 1 : 0,
+  };
+  for (const attempt of [statements.open, statements.expired]) {
+    const claimed = claimedOf((await attempt.get(values)) as TaskWithImage | undefined);
+    if (claimed) return claimed;
   }
   return null;
 }
@@ -163,7 +224,7 @@ export async function reopenExpired(db: Db, now: number): Promise<number> {
   const rows = await db
     .update(tasks)
     .set(reopened(now))
-    .where(and(eq(tasks.status, "leased"), sql`${tasks.leaseExpires} < ${now}`))
+    .where(and(isLeased, sql`${tasks.leaseExpires} < ${now}`))
     .returning({ id: tasks.id })
     .all();
   return rows.length;
@@ -175,12 +236,10 @@ export async function tasksOfImage(db: Db, imageId: string, round: number, kind:
 
 /** The live lease a person holds under `token` (a retried, keyed claim), with its image and segments. */
 export async function heldWithToken(db: Db, subject: string, token: string): Promise<Claimed | null> {
-  const task = await db
-    .select()
+  const row = await db
+    .select(withImage)
     .from(tasks)
-    .where(and(eq(tasks.leaseOwner, subject), eq(tasks.status, "leased"), eq(tasks.leaseToken, token), sql`${tasks.leaseExpires} >= ${Date.now()}`))
+    .where(and(eq(tasks.leaseOwner, subject), isLeased, eq(tasks.leaseToken, token), sql`${tasks.leaseExpires} >= ${Date.now()}`))
     .get();
-  if (!task) return null;
-  const [imageRows, segs] = await db.batch([db.select().from(images).where(eq(images.id, task.imageId)), segmentsQuery(db, { id: task.imageId, projectId: task.projectId })]);
-  return imageRows[0] ? { task, image: imageRows[0], segments: segs } : null;
+  return claimedOf(row);
 }
