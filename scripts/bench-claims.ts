@@ -2,7 +2,7 @@
  * Claim-throughput benchmark of the lease engine: many annotators calling
  * `POST /v1/projects/{id}/tasks/next` at once, against queues of different depths.
  *
- *   node scripts/bench-claims.ts [--tasks=10000,1000000] [--seconds=20] [--clients=64] [--warmup=3] [--per-image=3]
+ *   node scripts/bench-claims.ts [--tasks=10000,1000000] [--seconds=20] [--clients=64] [--warmup=3] [--per-image=3] [--rate=200]
  *
  * For each task count N, one after the other, each in a fresh temporary state folder:
  *  1. apply the D1 migrations, then seed the project `bench` (categories, images with segments, N
@@ -13,9 +13,15 @@
  *     `--warmup`, keeping every lease (nothing is released or submitted: only the claim is timed);
  *  4. the same loop against `GET /healthz` (one trivial D1 query): the ceiling; and, for reference,
  *     against `GET /v1/projects/bench` (token check + two small queries);
- *  5. stop the server and check, from the client's records and from the database itself, that no
+ *  5. claims at a fixed offered rate (`--rate` per second, open loop: each request is sent at its
+ *     scheduled time whether or not earlier ones have answered, and its latency counts from that
+ *     time), against a second project seeded with just enough tasks. Closed-loop latency at
+ *     saturation is queueing (clients ÷ throughput); this is the latency an annotator sees when
+ *     the server is not saturated;
+ *  6. stop the server and check, from the client's records and from the database itself, that no
  *     task was leased twice and nobody holds two tasks of one image.
- * Latency is what the client observes (performance.now() around fetch, body read included).
+ * Latency is what the client observes (performance.now() around the request, body read included);
+ * the client is node:http with keep-alive sockets (see loopbackClient).
  * `--per-image=3` (the overlap sample's slot count) makes the "nobody twice on one image" rule
  * bite; with 1, every claim is an image's first and also generates its (template) draft.
  *
@@ -29,6 +35,7 @@ import type { ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { Agent, request as httpRequest } from "node:http";
 import { DatabaseSync } from "node:sqlite";
 import { ensureDevVars } from "./lib/dev-vars.ts";
 import { findD1File, seedClaimBench, type SeedResult } from "./lib/seed-tasks.ts";
@@ -40,6 +47,8 @@ process.env.WRANGLER_SEND_METRICS = "false";
 process.env.CLOUDFLARE_CF_FETCH_ENABLED = "false";
 
 const PROJECT = "bench";
+/** The fixed-rate phase's own queue, so the closed-loop phases leave it untouched. */
+const RATE_PROJECT = "bench-rate";
 const SEGMENTS_PER_IMAGE = 4;
 const REQUEST_TIMEOUT_MS = 30_000;
 /** Hard cap on requests per client per phase, so every loop is bounded in count as well as time. */
@@ -53,6 +62,8 @@ interface Args {
   clients: number;
   warmup: number;
   perImage: number;
+  /** Offered claims per second of the fixed-rate phase (0: none). */
+  rate: number;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -64,11 +75,11 @@ function parseArgs(argv: string[]): Args {
     return n;
   };
   for (const a of argv) {
-    if (!/^--(tasks|seconds|clients|warmup|per-image)=/.test(a)) throw new Error(`unknown argument ${a}\nusage: node scripts/bench-claims.ts [--tasks=10000,1000000] [--seconds=20] [--clients=64] [--warmup=3] [--per-image=3]`);
+    if (!/^--(tasks|seconds|clients|warmup|per-image|rate)=/.test(a)) throw new Error(`unknown argument ${a}\nusage: node scripts/bench-claims.ts [--tasks=10000,1000000] [--seconds=20] [--clients=64] [--warmup=3] [--per-image=3] [--rate=200]`);
   }
   const tasks = (get("tasks") ?? "10000,1000000").split(",").map((s) => Number(s.replace(/_/g, "")));
   if (tasks.some((n) => !Number.isInteger(n) || n < 1 || n > 10_000_000)) throw new Error("--tasks must be a comma-separated list of integers in 1..10000000");
-  return { tasks, seconds: int("seconds", 20, 1, 600), clients: int("clients", 64, 1, 1024), warmup: int("warmup", 3, 0, 60), perImage: int("per-image", 3, 1, 10) };
+  return { tasks, seconds: int("seconds", 20, 1, 600), clients: int("clients", 64, 1, 1024), warmup: int("warmup", 3, 0, 60), perImage: int("per-image", 3, 1, 10), rate: int("rate", 200, 0, 5000) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -111,6 +122,27 @@ interface CpuUse {
   restarted: boolean;
 }
 
+/**
+ * wrangler dev runs two workerd processes: a proxy in front (it holds the port while the Worker
+ * reloads) and the runtime with the Worker, D1, R2 and the queues; the report tells them apart.
+ */
+const labels = new Map<number, string>();
+function processLabel(pid: number, name: string): string {
+  if (name !== "workerd") return name;
+  let label = labels.get(pid);
+  if (!label) {
+    let cmd = "";
+    try {
+      cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+    } catch {
+      // gone
+    }
+    label = cmd.includes("--inspector-addr") ? "workerd runtime" : "workerd proxy";
+    labels.set(pid, label);
+  }
+  return label;
+}
+
 function cpuSnapshot(rootPid: number | undefined): CpuSnapshot | null {
   if (rootPid === undefined || !existsSync("/proc/stat")) return null;
   const all = new Map<number, { ppid: number; name: string; cpu: number }>();
@@ -118,7 +150,7 @@ function cpuSnapshot(rootPid: number | undefined): CpuSnapshot | null {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const text = readFileSync(`/proc/${entry}/stat`, "utf8");
-      const name = text.slice(text.indexOf("(") + 1, text.lastIndexOf(")"));
+      const name = processLabel(Number(entry), text.slice(text.indexOf("(") + 1, text.lastIndexOf(")")));
       const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
       all.set(Number(entry), { ppid: Number(fields[1]), name, cpu: (Number(fields[11]) + Number(fields[12])) / USER_HZ });
     } catch {
@@ -143,7 +175,7 @@ function cpuDelta(a: CpuSnapshot | null, b: CpuSnapshot | null): CpuUse | null {
   if (!a || !b) return null;
   const byName = new Map<string, number>();
   for (const [pid, p] of b.procs) byName.set(p.name, (byName.get(p.name) ?? 0) + p.cpu - (a.procs.get(pid)?.cpu ?? 0));
-  const workerd = (s: CpuSnapshot) => [...s.procs].filter(([, p]) => p.name === "workerd").map(([pid]) => pid).sort().join(",");
+  const workerd = (s: CpuSnapshot) => [...s.procs].filter(([, p]) => p.name.startsWith("workerd")).map(([pid]) => pid).sort().join(",");
   return { byName, machine: b.machine - a.machine, restarted: workerd(a) !== workerd(b) };
 }
 
@@ -209,6 +241,57 @@ async function runPhase(clients: number, seconds: number, call: Call, serverPid:
     discarded: 0,
     unmeasured: new Map(),
   };
+}
+
+/** Requests allowed in flight in the fixed-rate phase; past this the client itself is the bottleneck. */
+const MAX_IN_FLIGHT = 1024;
+const RATE_WARMUP_S = 2;
+
+interface OpenLoopResult {
+  offered: number;
+  seconds: number;
+  samples: Sample[];
+  /** Requests not sent because MAX_IN_FLIGHT were already waiting (the server fell behind). */
+  skipped: number;
+  errors: string[];
+}
+
+/**
+ * Open loop: request k is due at start + k / rate, sent then whatever the earlier ones are doing,
+ * and its latency is measured from when it was due (so a late client cannot hide server delay).
+ */
+async function runOpenLoop(rate: number, seconds: number, call: Call, clients: number): Promise<OpenLoopResult> {
+  const samples: Sample[] = [];
+  const errors: string[] = [];
+  const start = performance.now();
+  const deadline = start + seconds * 1000;
+  const total = Math.floor(rate * seconds);
+  const pending = new Set<Promise<void>>();
+  let skipped = 0;
+  for (let k = 0; k < total; k++) {
+    const due = start + (k * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((ok) => setTimeout(ok, wait));
+    if (pending.size >= MAX_IN_FLIGHT) {
+      skipped++;
+      continue;
+    }
+    const p = (async () => {
+      let status = 0;
+      try {
+        status = (await call(k % clients)).status;
+      } catch (err) {
+        if (errors.length < 20) errors.push((err as Error).message);
+        status = -1;
+      }
+      const end = performance.now();
+      samples.push({ status, ms: end - due, inWindow: due <= deadline });
+    })();
+    pending.add(p);
+    p.finally(() => pending.delete(p));
+  }
+  await Promise.all(pending);
+  return { offered: rate, seconds, samples, skipped, errors };
 }
 
 const MAX_ATTEMPTS = 3;
@@ -281,6 +364,38 @@ function rateOf(r: PhaseResult, okStatus = 200): Rate {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The load generator's HTTP client
+
+/**
+ * Keep-alive HTTP/1.1 over node:http, one socket per simulated annotator. The client shares the
+ * 2 cores with the server, so it should cost as little as it can: `fetch` (undici's WHATWG layer
+ * of Request, Headers and streams) spent ~1 ms of CPU per claim here, which the server then did
+ * not get. Every phase uses this same client.
+ */
+function loopbackClient(port: number, sockets: number) {
+  const agent = new Agent({ keepAlive: true, maxSockets: sockets, maxFreeSockets: sockets });
+  return {
+    request(method: string, path: string, headers: Record<string, string>, body?: string): Promise<{ status: number; text: string }> {
+      return new Promise((ok, fail) => {
+        const req = httpRequest(
+          { host: "127.0.0.1", port, method, path, agent, headers: body === undefined ? headers : { ...headers, "content-length": Buffer.byteLength(body) }, timeout: REQUEST_TIMEOUT_MS },
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on("data", (c: Buffer) => chunks.push(c));
+            res.on("end", () => ok({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));
+            res.on("error", fail);
+          },
+        );
+        req.on("timeout", () => req.destroy(new Error(`no answer within ${REQUEST_TIMEOUT_MS} ms`)));
+        req.on("error", fail);
+        req.end(body);
+      });
+    },
+    close: () => agent.destroy(),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
 // One task count
 
 interface Lease {
@@ -313,6 +428,7 @@ interface RunResult {
   authRef: Rate;
   authRefPhase: PhaseResult;
   dryWindow: boolean;
+  fixed: OpenLoopResult | null;
   dup: DuplicateReport;
   firstClaimsPerImage: number;
 }
@@ -331,23 +447,25 @@ function checkDuplicates(file: string, leases: Lease[]): DuplicateReport {
   const db = new DatabaseSync(file, { readOnly: true });
   try {
     const one = (q: string, ...p: (string | number)[]) => Number((db.prepare(q).get(...p) as { n: number }).n);
-    const dbLeased = one("SELECT COUNT(*) AS n FROM tasks WHERE project_id = ? AND round = 1 AND kind = 'edit' AND status = 'leased'", PROJECT);
+    const dbLeased = one("SELECT COUNT(*) AS n FROM tasks WHERE project_id IN (?, ?) AND round = 1 AND kind = 'edit' AND status = 'leased'", PROJECT, RATE_PROJECT);
     const dbLeasedTwice = one(
       "SELECT COUNT(*) AS n FROM (SELECT task_id FROM task_events WHERE to_status = 'leased' GROUP BY task_id HAVING COUNT(*) > 1)",
     );
     const dbPersonTwice = one(
       `SELECT COUNT(*) AS n FROM (
-         SELECT image_id, lease_owner FROM tasks WHERE project_id = ? AND round = 1 AND kind = 'edit' AND status = 'leased' GROUP BY image_id, lease_owner HAVING COUNT(*) > 1)`,
+         SELECT image_id, lease_owner FROM tasks WHERE project_id IN (?, ?) AND round = 1 AND kind = 'edit' AND status = 'leased' GROUP BY image_id, lease_owner HAVING COUNT(*) > 1)`,
       PROJECT,
+      RATE_PROJECT,
     );
     const dbImageWorkers = one("SELECT COUNT(*) AS n FROM image_workers");
     const dbWithoutImageWorker = one(
-      `SELECT COUNT(*) AS n FROM tasks t WHERE t.project_id = ? AND t.round = 1 AND t.kind = 'edit' AND t.status = 'leased'
+      `SELECT COUNT(*) AS n FROM tasks t WHERE t.project_id IN (?, ?) AND t.round = 1 AND t.kind = 'edit' AND t.status = 'leased'
          AND NOT EXISTS (SELECT 1 FROM image_workers w WHERE w.task_id = t.id AND w.subject = t.lease_owner)`,
       PROJECT,
+      RATE_PROJECT,
     );
     const held = new Map<string, { owner: string; token: string }>();
-    for (const row of db.prepare("SELECT id, lease_owner, lease_token FROM tasks WHERE project_id = ? AND round = 1 AND kind = 'edit' AND status = 'leased'").all(PROJECT) as {
+    for (const row of db.prepare("SELECT id, lease_owner, lease_token FROM tasks WHERE project_id IN (?, ?) AND round = 1 AND kind = 'edit' AND status = 'leased'").all(PROJECT, RATE_PROJECT) as {
       id: string;
       lease_owner: string;
       lease_token: string;
@@ -380,6 +498,11 @@ async function runOne(n: number, a: Args): Promise<RunResult> {
     applyLocalMigrations(stateDir, true);
     const file = findD1File(stateDir);
     const seed = seedClaimBench(file, { projectId: PROJECT, tasks: n, tasksPerImage: a.perImage, segmentsPerImage: SEGMENTS_PER_IMAGE, createdBy: "bench-lead" });
+    const rateTasks = a.rate > 0 ? Math.ceil(a.rate * (a.seconds + RATE_WARMUP_S) * 1.1) + a.clients : 0;
+    if (rateTasks > 0) {
+      // Ids a day older than the main project's, so the two seeds never share one.
+      seedClaimBench(file, { projectId: RATE_PROJECT, tasks: rateTasks, tasksPerImage: a.perImage, segmentsPerImage: SEGMENTS_PER_IMAGE, createdBy: "bench-lead", idTimeMs: Date.now() - 86_400_000 });
+    }
     console.log(
       `seeded ${seed.tasks.toLocaleString("en-US")} open edit tasks, ${seed.images.toLocaleString("en-US")} images, ` +
         `${seed.segments.toLocaleString("en-US")} segments in ${(seed.ms / 1000).toFixed(2)} s (one transaction + ANALYZE)`,
@@ -394,30 +517,25 @@ async function runOne(n: number, a: Args): Promise<RunResult> {
     await waitForHealthy(base, server);
     console.log(`wrangler dev healthy on ${base} after ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
-    const tokens = await Promise.all(Array.from({ length: a.clients }, (_, i) => devToken("annotator", [PROJECT], `ann-${i}`)));
+    const tokens = await Promise.all(Array.from({ length: a.clients }, (_, i) => devToken("annotator", [PROJECT, RATE_PROJECT], `ann-${i}`)));
     const leadToken = await devToken("lead", [PROJECT], "bench-lead");
     const leases: Lease[] = [];
     const claimBody = JSON.stringify({ round: 1, kind: "edit" });
-    const claim: Call = async (client) => {
-      const res = await fetch(`${base}/v1/projects/${PROJECT}/tasks/next`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${tokens[client]}`, "content-type": "application/json" },
-        body: claimBody,
-        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-      });
-      const text = await res.text();
+    const http = loopbackClient(port, a.clients);
+    const claimIn = (project: string): Call => async (client) => {
+      const res = await http.request("POST", `/v1/projects/${project}/tasks/next`, { authorization: `Bearer ${tokens[client]}`, "content-type": "application/json" }, claimBody);
       if (res.status === 200) {
-        const lease = JSON.parse(text) as { task_id: string; lease_token: string; image: { id: string } };
+        const lease = JSON.parse(res.text) as { task_id: string; lease_token: string; image: { id: string } };
         leases.push({ taskId: lease.task_id, imageId: lease.image.id, subject: `ann-${client}`, token: lease.lease_token });
       } else if (res.status !== 204) {
-        throw new Error(`claim answered ${res.status}: ${text.slice(0, 300)}`);
+        throw new Error(`claim answered ${res.status}: ${res.text.slice(0, 300)}`);
       }
       return { status: res.status };
     };
+    const claim = claimIn(PROJECT);
     const get = (path: string, token?: string): Call => async () => {
-      const res = await fetch(`${base}${path}`, { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
-      const text = await res.text();
-      if (res.status !== 200) throw new Error(`GET ${path} answered ${res.status}: ${text.slice(0, 300)}`);
+      const res = await http.request("GET", path, token ? { authorization: `Bearer ${token}` } : {});
+      if (res.status !== 200) throw new Error(`GET ${path} answered ${res.status}: ${res.text.slice(0, 300)}`);
       return { status: res.status };
     };
 
@@ -427,6 +545,14 @@ async function runOne(n: number, a: Args): Promise<RunResult> {
     const ceilingPhase = await measure("ceiling", a.clients, a.seconds, Math.min(a.warmup, 2), get("/healthz"), server.pid);
     const authRefPhase = await measure("reference", a.clients, a.seconds, Math.min(a.warmup, 2), get(`/v1/projects/${PROJECT}`, leadToken), server.pid);
 
+    let fixed: OpenLoopResult | null = null;
+    if (a.rate > 0) {
+      await awaitQuiet("fixed rate");
+      await runOpenLoop(a.rate, RATE_WARMUP_S, claimIn(RATE_PROJECT), a.clients);
+      fixed = await runOpenLoop(a.rate, a.seconds, claimIn(RATE_PROJECT), a.clients);
+    }
+
+    http.close();
     await stopServer(server);
     live.server = undefined;
 
@@ -442,6 +568,7 @@ async function runOne(n: number, a: Args): Promise<RunResult> {
       authRef: rateOf(authRefPhase),
       authRefPhase,
       dryWindow,
+      fixed,
       dup,
       firstClaimsPerImage: leases.length ? images / leases.length : 0,
     };
@@ -515,10 +642,31 @@ function printRun(r: RunResult, a: Args): void {
     if (p.unmeasured.size) console.log(`${label}: failed answers outside the measured window: ${[...p.unmeasured].map(([s, c]) => `${s === -1 ? "error" : s}×${c}`).join(", ")}`);
     for (const e of new Set(p.errors)) console.log(`${label}: ${e}`);
   }
+  if (r.fixed) {
+    const f = fixedRate(r.fixed);
+    console.log(
+      `fixed rate       offered ${r.fixed.offered}/s, answered ${f1(f.perSecond)} claims/s   p50 ${f1(f.p50)} ms   p99 ${f1(f.p99)} ms   max ${f1(f.max)} ms   ` +
+        `(open loop, latency from each request's due time${f.skipped ? `; ${f.skipped} not sent: ${MAX_IN_FLIGHT} in flight` : ""}${others(f)})`,
+    );
+    for (const e of new Set(r.fixed.errors)) console.log(`fixed rate: ${e}`);
+  }
   if (r.dryWindow) console.log(`WARNING          the queue ran dry during the measured window (204s): N is too small for this duration`);
   console.log(`target 0 duplicates                         ${verdict(d.total === 0 && d.ownerMismatch === 0)}  (${d.total})`);
   console.log(`target claims/s ≥ ${TARGET.claimsVsCeiling} × ceiling               ${verdict(ratio >= TARGET.claimsVsCeiling)}  (ratio ${f2(ratio)})`);
-  console.log(`target p99 ≤ ${TARGET.p99Ms} ms                        ${verdict(r.claims.p99 <= TARGET.p99Ms)}  (${f1(r.claims.p99)} ms)`);
+  console.log(`target p99 ≤ ${TARGET.p99Ms} ms                        ${verdict(r.claims.p99 <= TARGET.p99Ms)}  (${f1(r.claims.p99)} ms, ${a.clients} clients back to back)`);
+  if (r.fixed) {
+    const f = fixedRate(r.fixed);
+    console.log(`  p99 at a fixed ${r.fixed.offered}/s   ${verdict(f.p99 <= TARGET.p99Ms)}  (${f1(f.p99)} ms; for information, see the fixed-rate line)`);
+  }
+}
+
+/** The fixed-rate phase: answers per second achieved, latency from each request's due time. */
+function fixedRate(r: OpenLoopResult): Rate & { skipped: number } {
+  const ok = r.samples.filter((x) => x.inWindow && x.status === 200);
+  const ms = ok.map((x) => x.ms).sort((x, y) => x - y);
+  const other = new Map<number, number>();
+  for (const x of r.samples) if (x.status !== 200) other.set(x.status, (other.get(x.status) ?? 0) + 1);
+  return { ok: ok.length, perSecond: ok.length / r.seconds, p50: quantile(ms, 0.5), p99: quantile(ms, 0.99), max: ms.at(-1) ?? Number.NaN, other, skipped: r.skipped };
 }
 
 async function main(): Promise<void> {
@@ -539,7 +687,8 @@ async function main(): Promise<void> {
     console.log(
       `N=${String(r.n).padStart(8)}  seed ${(r.seed.ms / 1000).toFixed(2).padStart(6)} s  claims/s ${f1(r.claims.perSecond).padStart(7)}  p50 ${f1(r.claims.p50).padStart(6)} ms  ` +
         `p99 ${f1(r.claims.p99).padStart(6)} ms  dups ${r.dup.total}  ceiling ${f1(r.ceiling.perSecond).padStart(7)} req/s (p50 ${f1(r.ceiling.p50)} / p99 ${f1(r.ceiling.p99)} ms)  ` +
-        `ratio ${f2(r.claims.perSecond / r.ceiling.perSecond)}`,
+        `ratio ${f2(r.claims.perSecond / r.ceiling.perSecond)}` +
+        (r.fixed ? `  at ${r.fixed.offered}/s: p50 ${f1(fixedRate(r.fixed).p50)} / p99 ${f1(fixedRate(r.fixed).p99)} ms` : ""),
     );
   }
   const small = results.reduce((m, r) => (r.n < m.n ? r : m));

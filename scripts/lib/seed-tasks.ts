@@ -56,6 +56,8 @@ export interface SeedOptions {
   segmentsPerImage: number;
   /** Who created the project (a lead's subject). */
   createdBy: string;
+  /** The time part of the seeded ids (default: now); distinct per project seeded into one database. */
+  idTimeMs?: number;
 }
 
 export interface SeedResult {
@@ -142,7 +144,7 @@ export function seedClaimBench(file: string, o: SeedOptions): SeedResult {
       let task = 0;
       let segmentRows = 0;
       for (let i = 0; i < images; i++) {
-        const imageId = sequentialId("img", now, i);
+        const imageId = sequentialId("img", o.idTimeMs ?? now, i);
         const sha = createHash("sha256").update(`groundwork-bench-image-${o.projectId}-${i}`).digest("hex");
         const panopticSha = createHash("sha256").update(`groundwork-bench-panoptic-${o.projectId}-${i}`).digest("hex");
         insertImage.run(
@@ -154,7 +156,7 @@ export function seedClaimBench(file: string, o: SeedOptions): SeedResult {
           segmentRows++;
         }
         for (let slot = 0; slot < o.tasksPerImage && task < o.tasks; slot++, task++) {
-          insertTask.run(sequentialId("tsk", now, task), o.projectId, imageId, slot, now, now);
+          insertTask.run(sequentialId("tsk", o.idTimeMs ?? now, task), o.projectId, imageId, slot, now, now);
         }
       }
       db.exec("COMMIT");
