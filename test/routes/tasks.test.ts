@@ -51,6 +51,34 @@ describe("claims under concurrency", () => {
   });
 });
 
+describe("the lease payload", () => {
+  // The claim reads the image and its segments inside its own UPDATE … RETURNING (as JSON); the
+  // image detail reads them with the ordinary segments query. Both must tell the same story.
+  it("carries the image and every region exactly as the image detail has them, also on a keyed retry", { timeout: 30_000 }, async () => {
+    await createProject(lead, { id: "t-payload" });
+    const image = await ingestScene(lead, "t-payload", 77);
+    const detail = (await call("GET", `/v1/images/${image.id}`, { token: lead })).data;
+    const claimWith = () => call("POST", "/v1/projects/t-payload/tasks/next", { token: annotators[5], json: { round: 1, kind: "edit" }, headers: { "idempotency-key": "payload-1" } });
+    const first = await claimWith();
+    const retry = await claimWith();
+    expect(first.status).toBe(200);
+    expect(retry.status).toBe(200);
+    for (const lease of [first.data, retry.data]) {
+      expect(lease.image).toMatchObject({ id: detail.id, width: detail.width, height: detail.height });
+      expect(lease.regions.map((r: any) => r.segment_id)).toEqual(detail.segments.map((s: any) => s.id));
+      for (const r of lease.regions) {
+        const s = detail.segments.find((x: any) => x.id === r.segment_id);
+        expect({ category: r.category, isthing: r.isthing, area: r.area, bbox: r.bbox }).toEqual({ category: s.category, isthing: s.isthing, area: s.area, bbox: s.bbox });
+      }
+      expect(lease.regions.some((r: any) => r.isthing)).toBe(true);
+      expect(lease.regions.some((r: any) => !r.isthing)).toBe(true);
+    }
+    expect(retry.data.task_id).toBe(first.data.task_id);
+    expect(retry.data.regions).toEqual(first.data.regions);
+    expect(retry.data.start.texts).toEqual(first.data.start.texts);
+  });
+});
+
 describe("leases in controlled time", () => {
   async function oneTaskProject(id: string, seed: number) {
     await createProject(lead, { id, settings: { leaseSeconds: 60 } });
