@@ -100,8 +100,8 @@ const lease = {
 const notHeldBySubject = sql`NOT EXISTS (SELECT 1 FROM image_workers w WHERE w.image_id = t.image_id AND w.round = t.round AND w.subject = ${bound("subject")})`;
 
 /**
- * The claim: one UPDATE whose subquery walks the queue index (project, round, kind, status,
- * priority, id) and stops at the first task this person may take. No task can be leased twice:
+ * The claim: one UPDATE whose subquery walks the open-task queue (a partial index on project,
+ * round, kind, priority, id of the open tasks) and stops at the first task this person may take. No task can be leased twice:
  * the outer WHERE re-checks the status inside the same statement, and D1 runs statements one at
  * a time. Expired leases are a separate, equally indexed attempt (never an OR in this predicate).
  */
