@@ -2,7 +2,7 @@
  * Claim-throughput benchmark of the lease engine: many annotators calling
  * `POST /v1/projects/{id}/tasks/next` at once, against queues of different depths.
  *
- *   node scripts/bench-claims.ts [--tasks=10000,1000000] [--seconds=20] [--clients=64] [--warmup=3] [--per-image=3] [--rate=200]
+ *   node scripts/bench-claims.ts [--tasks=10000,1000000] [--seconds=15] [--clients=64] [--warmup=3] [--per-image=3] [--rate=200]
  *
  * For each task count N, one after the other, each in a fresh temporary state folder:
  *  1. apply the D1 migrations, then seed the project `bench` (categories, images with segments, N
@@ -76,11 +76,11 @@ function parseArgs(argv: string[]): Args {
     return n;
   };
   for (const a of argv) {
-    if (!/^--(tasks|seconds|clients|warmup|per-image|rate)=/.test(a)) throw new Error(`unknown argument ${a}\nusage: node scripts/bench-claims.ts [--tasks=10000,1000000] [--seconds=20] [--clients=64] [--warmup=3] [--per-image=3] [--rate=200]`);
+    if (!/^--(tasks|seconds|clients|warmup|per-image|rate)=/.test(a)) throw new Error(`unknown argument ${a}\nusage: node scripts/bench-claims.ts [--tasks=10000,1000000] [--seconds=15] [--clients=64] [--warmup=3] [--per-image=3] [--rate=200]`);
   }
   const tasks = (get("tasks") ?? "10000,1000000").split(",").map((s) => Number(s.replace(/_/g, "")));
   if (tasks.some((n) => !Number.isInteger(n) || n < 1 || n > 10_000_000)) throw new Error("--tasks must be a comma-separated list of integers in 1..10000000");
-  return { tasks, seconds: int("seconds", 20, 1, 600), clients: int("clients", 64, 1, 1024), warmup: int("warmup", 3, 0, 60), perImage: int("per-image", 3, 1, 10), rate: int("rate", 200, 0, 5000) };
+  return { tasks, seconds: int("seconds", 15, 1, 600), clients: int("clients", 64, 1, 1024), warmup: int("warmup", 3, 0, 60), perImage: int("per-image", 3, 1, 10), rate: int("rate", 200, 0, 5000) };
 }
 
 // ---------------------------------------------------------------------------------------------
