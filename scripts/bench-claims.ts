@@ -40,7 +40,7 @@ import { Agent, request as httpRequest } from "node:http";
 import { DatabaseSync } from "node:sqlite";
 import { ensureDevVars } from "./lib/dev-vars.ts";
 import { findD1File, seedClaimBench, type SeedResult } from "./lib/seed-tasks.ts";
-import { applyLocalMigrations, freePort, startDevServer, stopServer, waitForHealthy } from "./lib/wrangler.ts";
+import { applyLocalMigrations, cleanUpOnInterrupt, freePort, startDevServer, stopServer, waitForHealthy } from "./lib/wrangler.ts";
 import { devToken } from "./token.ts";
 import { awaitQuiet as waitForQuiet, USER_HZ } from "./lib/machine.ts";
 
@@ -98,13 +98,7 @@ async function cleanup(): Promise<void> {
   if (stateDir) rmSync(stateDir, { recursive: true, force: true });
 }
 
-let interrupted = false;
-process.on("SIGINT", () => {
-  if (interrupted) return;
-  interrupted = true;
-  console.error("\ninterrupted: stopping the server and deleting the state folder");
-  cleanup().finally(() => process.exit(130));
-});
+const interrupted = cleanUpOnInterrupt(cleanup);
 
 
 /**
@@ -680,7 +674,7 @@ async function main(): Promise<void> {
   console.log(`bench:claims  tasks=${a.tasks.join(",")} seconds=${a.seconds} clients=${a.clients} warmup=${a.warmup} per-image=${a.perImage}  (Node ${process.version})`);
   const results: RunResult[] = [];
   for (const n of a.tasks) {
-    if (interrupted) break;
+    if (interrupted()) break;
     console.log(`\n-- N = ${n.toLocaleString("en-US")} --`);
     const r = await runOne(n, a);
     results.push(r);

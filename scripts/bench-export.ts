@@ -45,7 +45,7 @@ import { dbOf } from "../worker/store/db.ts";
 import { ensureDevVars } from "./lib/dev-vars.ts";
 import { SEGMENTS, seedCaptionBench, SPANS, syntheticImage, type CaptionSeedResult } from "./lib/seed-captions.ts";
 import { findD1File } from "./lib/seed-tasks.ts";
-import { applyLocalMigrations, freePort, startDevServer, waitForHealthy } from "./lib/wrangler.ts";
+import { applyLocalMigrations, cleanUpOnInterrupt, freePort, startDevServer, waitForHealthy } from "./lib/wrangler.ts";
 import { devToken } from "./token.ts";
 import { awaitQuiet as waitForQuiet, USER_HZ } from "./lib/machine.ts";
 
@@ -161,20 +161,14 @@ async function cleanup(): Promise<void> {
   if (stateDir) rmSync(stateDir, { recursive: true, force: true });
 }
 
-let interrupted = false;
-process.on("SIGINT", () => {
-  if (interrupted) return;
-  interrupted = true;
-  console.error("\ninterrupted: stopping the server and deleting the state folder");
-  cleanup().finally(() => process.exit(130));
-});
+const interrupted = cleanUpOnInterrupt(cleanup);
 
 // ---------------------------------------------------------------------------------------------
 // The machine is shared: measured phases wait for it to be quiet (see lib/machine.ts).
 
 const QUIET_CORES = 0.3;
 const QUIET_MAX_WAIT_MS = 120_000;
-const awaitQuiet = (label: string) => waitForQuiet(label, { quietCores: QUIET_CORES, maxWaitMs: QUIET_MAX_WAIT_MS, stop: () => interrupted });
+const awaitQuiet = (label: string) => waitForQuiet(label, { quietCores: QUIET_CORES, maxWaitMs: QUIET_MAX_WAIT_MS, stop: interrupted });
 
 
 
@@ -711,7 +705,7 @@ async function runScale(n: number, a: Args, stateDir: string, token: string): Pr
       live.sampler = undefined;
       await stopServer(server);
       live.server = undefined;
-      if (attempt >= MAX_ATTEMPTS || interrupted) throw err;
+      if (attempt >= MAX_ATTEMPTS || interrupted()) throw err;
       console.log(`  (N=${n}: ${(err as Error).message}; running it again)`);
     }
   }
@@ -811,7 +805,7 @@ async function main(): Promise<void> {
     });
     process.stdout.write("\r");
     printSeed(seed);
-    if (interrupted) return;
+    if (interrupted()) return;
     let replay: ReplayResult | null = null;
     if (a.replay) {
       await awaitQuiet("replay");
@@ -822,7 +816,7 @@ async function main(): Promise<void> {
     const token = await devToken("lead", a.scales.map((n) => projectOf(n, a)), LEAD);
     const results: ScaleResult[] = [];
     for (const n of a.scales) {
-      if (interrupted) break;
+      if (interrupted()) break;
       console.log(`\n-- N = ${n.toLocaleString("en-US")} --`);
       const r = await runScale(n, a, stateDir, token);
       results.push(r);
@@ -875,7 +869,7 @@ async function main(): Promise<void> {
 
 if (process.argv[1] && resolve(process.argv[1]) === import.meta.filename) {
   main().catch((err: unknown) => {
-    if (interrupted) return; // the SIGINT handler is cleaning up and exits
+    if (interrupted()) return; // the SIGINT handler is cleaning up and exits
     console.error(err instanceof Error ? err.message : err);
     process.exitCode = 1;
   });

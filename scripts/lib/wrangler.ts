@@ -76,3 +76,18 @@ export async function stopServer(child: ChildProcess): Promise<void> {
   await exited;
   clearTimeout(timer);
 }
+
+/**
+ * Ctrl-C during a benchmark: run `cleanup` (stop the server, delete its state folder) once, then
+ * exit 130. The returned function tells the benchmark's loops that they should stop.
+ */
+export function cleanUpOnInterrupt(cleanup: () => Promise<void>): () => boolean {
+  let interrupted = false;
+  process.on("SIGINT", () => {
+    if (interrupted) return;
+    interrupted = true;
+    console.error("\ninterrupted: stopping the server and deleting the state folder");
+    cleanup().finally(() => process.exit(130));
+  });
+  return () => interrupted;
+}
