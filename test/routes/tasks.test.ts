@@ -79,6 +79,25 @@ describe("the lease payload", () => {
   });
 });
 
+describe("review tasks", () => {
+  it("a direct review closes the submission's review task, so no reviewer is handed it afterwards", { timeout: 30_000 }, async () => {
+    await createProject(lead, { id: "t-revtask" });
+    await ingestScene(lead, "t-revtask", 78);
+    await ingestScene(lead, "t-revtask", 79); // a second image, whose tasks must stay untouched
+    const lease = (await claimNext(annotators[4], "t-revtask")).data;
+    const sub = (await submit(annotators[4], lease, submissionBody(lease))).data;
+    const reviewTasks = () =>
+      rows<{ image_id: string; status: string; submission_id: string | null }>("SELECT image_id, status, submission_id FROM tasks WHERE project_id = 't-revtask' AND kind = 'review'");
+    expect(await reviewTasks()).toEqual([{ image_id: lease.image.id, status: "open", submission_id: sub.id }]);
+
+    expect((await review(reviewer, sub.id, "accept")).status).toBe(201);
+    expect(await reviewTasks()).toEqual([{ image_id: lease.image.id, status: "accepted", submission_id: sub.id }]);
+    expect((await claimNext(reviewer, "t-revtask", "review")).status).toBe(204);
+    const edits = await rows<{ status: string; n: number }>("SELECT status, count(*) AS n FROM tasks WHERE project_id = 't-revtask' AND kind = 'edit' AND round = 1 GROUP BY status ORDER BY status");
+    expect(edits).toEqual([{ status: "accepted", n: 1 }, { status: "open", n: 1 }]);
+  });
+});
+
 describe("leases in controlled time", () => {
   async function oneTaskProject(id: string, seed: number) {
     await createProject(lead, { id, settings: { leaseSeconds: 60 } });

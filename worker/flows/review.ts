@@ -28,7 +28,17 @@ export function reviewStatements(db: Db, submission: SubmissionRow, review: Revi
     db
       .update(tasks)
       .set({ status: accepted ? "accepted" : "rejected", updatedAt: now })
-      .where(and(eq(tasks.submissionId, submission.id), eq(tasks.kind, "review"), ne(tasks.status, "accepted"), ne(tasks.status, "rejected"))),
+      // Through the image's tasks (index tasks_image), not a scan of every task for the submission id.
+      .where(
+        and(
+          eq(tasks.imageId, submission.imageId),
+          eq(tasks.round, submission.round),
+          eq(tasks.kind, "review"),
+          eq(tasks.submissionId, submission.id),
+          ne(tasks.status, "accepted"),
+          ne(tasks.status, "rejected"),
+        ),
+      ),
     ...(accepted
       ? []
       : [
