@@ -8,6 +8,8 @@ export async function getFinalCaption(db: Db, imageId: string): Promise<FinalCap
 
 /** The new version and its history row, as statements for the batch that accepts the caption. */
 export function finalizeStatements(db: Db, row: FinalCaptionRow) {
+  // Everything but the row's identity replaces the previous version; a new version is never stale.
+  const { imageId: _image, projectId: _project, ...current } = row;
   return [
     db.insert(finalCaptionVersions).values({
       imageId: row.imageId,
@@ -24,20 +26,7 @@ export function finalizeStatements(db: Db, row: FinalCaptionRow) {
       .values(row)
       .onConflictDoUpdate({
         target: finalCaptions.imageId,
-        set: {
-          version: row.version,
-          text: row.text,
-          spans: row.spans,
-          submissionId: row.submissionId,
-          draftKey: row.draftKey,
-          regionVersions: row.regionVersions,
-          coverage: row.coverage,
-          stats: row.stats,
-          effort: row.effort,
-          stale: false,
-          staleReason: null,
-          updatedAt: row.updatedAt,
-        },
+        set: { ...current, stale: false, staleReason: null },
       }),
   ] as const;
 }

@@ -30,11 +30,6 @@ export interface SegmentWithCategory extends SegmentRow {
 }
 
 export async function listSegments(db: Db, image: Pick<ImageRow, "id" | "projectId">): Promise<SegmentWithCategory[]> {
-  return segmentsQuery(db, image);
-}
-
-/** Segments with their categories; `image.id` may be a SQL expression (the claim's batch). */
-export function segmentsQuery(db: Db, image: { id: string | SQL; projectId: string }) {
   return segmentsWhere(db, image.projectId, eq(segments.imageId, image.id));
 }
 

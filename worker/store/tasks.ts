@@ -1,4 +1,4 @@
-import { and, eq, getTableColumns, sql } from "drizzle-orm";
+import { and, eq, getTableColumns, sql, type SQL } from "drizzle-orm";
 import { images, segments, tasks, type ImageRow, type TaskKind, type TaskRow } from "../../schema/tables.ts";
 import { ulid } from "../domain/ids.ts";
 import { NORMAL_PRIORITY } from "../domain/lease.ts";
@@ -99,49 +99,45 @@ const lease = {
 
 const notHeldBySubject = sql`NOT EXISTS (SELECT 1 FROM image_workers w WHERE w.image_id = t.image_id AND w.round = t.round AND w.subject = ${bound("subject")})`;
 
+/** Who may take a task found in a queue: its project, round and kind, not excluded, image not held. */
+const mayTake = sql`t.project_id = ${bound("projectId")} AND t.round = ${bound("round")} AND t.kind = ${bound("kind")}
+  AND t.exclude_subject != ${bound("subject")} AND ${notHeldBySubject}`;
+
 /**
- * The claim: one UPDATE whose subquery walks the open-task queue (a partial index on project,
- * round, kind, priority, id of the open tasks) and stops at the first task this person may take. No task can be leased twice:
- * the outer WHERE re-checks the status inside the same statement, and D1 runs statements one at
- * a time. Expired leases are a separate, equally indexed attempt (never an OR in this predicate).
+ * Leases the task `pick` finds (a subquery over one index, ending in LIMIT 1), re-checking
+ * `stillFree` within the same statement, and returns it with its image and segments. No task can
+ * be leased twice: D1 runs statements one at a time, and the re-check sees any earlier claim.
  */
-function claimOpenQuery(db: Db) {
+function leaseFirst(db: Db, pick: SQL, stillFree: SQL) {
   return db
     .update(tasks)
     .set(lease)
-    .where(
-      sql`${tasks.id} = (
-        SELECT t.id FROM tasks t INDEXED BY tasks_open_queue
-        WHERE t.project_id = ${bound("projectId")} AND t.round = ${bound("round")} AND t.kind = ${bound("kind")} AND t.status = 'open'
-          AND t.exclude_subject != ${bound("subject")} AND ${notHeldBySubject}
-        ORDER BY t.priority, t.id
-        LIMIT 1
-      ) AND ${tasks.status} = 'open'`,
-    )
+    .where(sql`${tasks.id} = (${pick}) AND ${stillFree}`)
     .returning(withImage)
     .prepare();
 }
+
+/**
+ * The claim: its subquery walks the open-task queue (a partial index on project, round, kind,
+ * priority, id of the open tasks) and stops at the first task this person may take. Expired leases
+ * are a separate, equally indexed attempt (never an OR in this predicate).
+ */
+const claimOpenQuery = (db: Db) =>
+  leaseFirst(
+    db,
+    sql`SELECT t.id FROM tasks t INDEXED BY tasks_open_queue WHERE t.status = 'open' AND ${mayTake} ORDER BY t.priority, t.id LIMIT 1`,
+    sql`${tasks.status} = 'open'`,
+  );
 
 /** The second attempt: a lease that ran out and that the sweep has not reopened yet. */
-function claimExpiredQuery(db: Db) {
-  return db
-    .update(tasks)
-    .set(lease)
-    .where(
-      sql`${tasks.id} = (
-        SELECT t.id FROM tasks t INDEXED BY tasks_lease_expiry
-        WHERE t.status = 'leased' AND t.lease_expires < ${bound("now")}
-          AND t.project_id = ${bound("projectId")} AND t.round = ${bound("round")} AND t.kind = ${bound("kind")}
-          AND t.exclude_subject != ${bound("subject")} AND ${notHeldBySubject}
-        ORDER BY t.lease_expires
-        LIMIT 1
-      ) AND ${tasks.status} = 'leased' AND ${tasks.leaseExpires} < ${bound("now")}`,
-    )
-    .returning(withImage)
-    .prepare();
-}
+const claimExpiredQuery = (db: Db) =>
+  leaseFirst(
+    db,
+    sql`SELECT t.id FROM tasks t INDEXED BY tasks_lease_expiry WHERE t.status = 'leased' AND t.lease_expires < ${bound("now")} AND ${mayTake} ORDER BY t.lease_expires LIMIT 1`,
+    sql`${tasks.status} = 'leased' AND ${tasks.leaseExpires} < ${bound("now")}`,
+  );
 
-const claimStatements = new WeakMap<Db, { open: ReturnType<typeof claimOpenQuery>; expired: ReturnType<typeof claimExpiredQuery> }>();
+const claimStatements = new WeakMap<Db, { open: ReturnType<typeof leaseFirst>; expired: ReturnType<typeof leaseFirst> }>();
 
 export interface Claimed {
   task: TaskRow;
