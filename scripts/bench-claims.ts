@@ -21,6 +21,8 @@
  *     reference, against `GET /v1/projects/bench` (token check + two small queries);
  *  6. stop the server and check, from the client's records and from the database itself, that no
  *     task was leased twice and nobody holds two tasks of one image.
+ * Claims that reach the Worker together share a D1 batch (group commit); each claim's answer says
+ * how many shared its batch (`Server-Timing`), and the report gives the mean per phase.
  * Latency is what the client observes (performance.now() around the request, body read included);
  * the client is node:http with keep-alive sockets (see loopbackClient).
  * `--per-image=3` (the overlap sample's slot count) makes the "nobody twice on one image" rule
@@ -370,14 +372,14 @@ function rateOf(r: PhaseResult, okStatus = 200): Rate {
 function loopbackClient(port: number, sockets: number) {
   const agent = new Agent({ keepAlive: true, maxSockets: sockets, maxFreeSockets: sockets });
   return {
-    request(method: string, path: string, headers: Record<string, string>, body?: string): Promise<{ status: number; text: string }> {
+    request(method: string, path: string, headers: Record<string, string>, body?: string): Promise<{ status: number; text: string; serverTiming: string }> {
       return new Promise((ok, fail) => {
         const req = httpRequest(
           { host: "127.0.0.1", port, method, path, agent, headers: body === undefined ? headers : { ...headers, "content-length": Buffer.byteLength(body) }, timeout: REQUEST_TIMEOUT_MS },
           (res) => {
             const chunks: Buffer[] = [];
             res.on("data", (c: Buffer) => chunks.push(c));
-            res.on("end", () => ok({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));
+            res.on("end", () => ok({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8"), serverTiming: String(res.headers["server-timing"] ?? "") }));
             res.on("error", fail);
           },
         );
@@ -413,6 +415,26 @@ interface DuplicateReport {
   total: number;
 }
 
+/** Claims per D1 batch as the server reported them (group commit), over a phase including its warm-up. */
+interface BatchStats {
+  claims: number;
+  mean: number;
+  max: number;
+  alone: number;
+}
+
+function batchStats(sizes: number[]): BatchStats {
+  const claims = sizes.length;
+  return {
+    claims,
+    mean: claims ? sizes.reduce((a, b) => a + b, 0) / claims : Number.NaN,
+    max: claims ? Math.max(...sizes) : Number.NaN,
+    alone: claims ? sizes.filter((b) => b === 1).length / claims : Number.NaN,
+  };
+}
+
+const batchLine = (b: BatchStats) => `claims per D1 batch: mean ${f1(b.mean)}, max ${b.max}, ${(b.alone * 100).toFixed(0)}% alone (over ${b.claims} claims incl. warm-up)`;
+
 interface RunResult {
   n: number;
   seed: SeedResult;
@@ -424,6 +446,8 @@ interface RunResult {
   authRefPhase: PhaseResult;
   dryWindow: boolean;
   fixed: OpenLoopResult | null;
+  fixedBatches: BatchStats | null;
+  claimBatches: BatchStats;
   dup: DuplicateReport;
   firstClaimsPerImage: number;
 }
@@ -517,8 +541,12 @@ async function runOne(n: number, a: Args): Promise<RunResult> {
     const leases: Lease[] = [];
     const claimBody = JSON.stringify({ round: 1, kind: "edit" });
     const http = loopbackClient(port, a.clients);
+    // Batch sizes the server reported (Server-Timing) for the claims since the last reset.
+    let batches: number[] = [];
     const claimIn = (project: string): Call => async (client) => {
       const res = await http.request("POST", `/v1/projects/${project}/tasks/next`, { authorization: `Bearer ${tokens[client]}`, "content-type": "application/json" }, claimBody);
+      const batch = /batch of (\d+)/.exec(res.serverTiming)?.[1];
+      if (batch) batches.push(Number(batch));
       if (res.status === 200) {
         const lease = JSON.parse(res.text) as { task_id: string; lease_token: string; image: { id: string } };
         leases.push({ taskId: lease.task_id, imageId: lease.image.id, subject: `ann-${client}`, token: lease.lease_token });
@@ -538,15 +566,20 @@ async function runOne(n: number, a: Args): Promise<RunResult> {
     // isolate carries a GC debt (objects of in-flight requests promoted to the old generation) that
     // shows up as 50-150 ms pauses for a while, which would be charged to this phase.
     let fixed: OpenLoopResult | null = null;
+    let fixedBatches: BatchStats | null = null;
     if (a.rate > 0) {
       await awaitQuiet("fixed rate");
       await runOpenLoop(a.rate, RATE_WARMUP_S, claimIn(RATE_PROJECT), a.clients);
+      batches = [];
       fixed = await runOpenLoop(a.rate, a.seconds, claimIn(RATE_PROJECT), a.clients);
+      fixedBatches = batchStats(batches);
     }
     // The ceiling before the claims: it then runs on a server that has not just been saturated
     // with writes (see above), which can only raise it.
     const ceilingPhase = await measure("ceiling", a.clients, a.seconds, Math.min(a.warmup, 2), get("/healthz"), server.pid);
+    batches = [];
     const claimPhase = await measure("claims", a.clients, a.seconds, a.warmup, claim, server.pid);
+    const claimBatches = batchStats(batches);
     const claims = rateOf(claimPhase);
     const dryWindow = claimPhase.samples.some((s) => s.inWindow && s.status === 204);
     const authRefPhase = await measure("reference", a.clients, a.seconds, Math.min(a.warmup, 2), get(`/v1/projects/${PROJECT}`, leadToken), server.pid);
@@ -568,6 +601,8 @@ async function runOne(n: number, a: Args): Promise<RunResult> {
       authRefPhase,
       dryWindow,
       fixed,
+      fixedBatches,
+      claimBatches,
       dup,
       firstClaimsPerImage: leases.length ? images / leases.length : 0,
     };
@@ -620,6 +655,7 @@ function printRun(r: RunResult, a: Args): void {
       `(${r.claims.ok} leases in window${others(r.claims)})`,
   );
   console.log(`                 ${cpu(r.claimPhase)}; ${(r.firstClaimsPerImage * 100).toFixed(0)}% of leases were an image's first claim (which makes its draft)`);
+  console.log(`                 ${batchLine(r.claimBatches)}`);
   console.log(`ceiling /healthz ${f1(r.ceiling.perSecond)} req/s   p50 ${f1(r.ceiling.p50)} ms   p99 ${f1(r.ceiling.p99)} ms${others(r.ceiling)}`);
   console.log(`                 ${cpu(r.ceilingPhase)}`);
   console.log(`ref GET project  ${f1(r.authRef.perSecond)} req/s   p50 ${f1(r.authRef.p50)} ms   p99 ${f1(r.authRef.p99)} ms   (token check + 2 queries)${others(r.authRef)}`);
@@ -647,6 +683,7 @@ function printRun(r: RunResult, a: Args): void {
       `fixed rate       offered ${r.fixed.offered}/s, answered ${f1(f.perSecond)} claims/s   p50 ${f1(f.p50)} ms   p99 ${f1(f.p99)} ms   max ${f1(f.max)} ms   ` +
         `(open loop, latency from each request's due time${f.skipped ? `; ${f.skipped} not sent: ${MAX_IN_FLIGHT} in flight` : ""}${others(f)})`,
     );
+    if (r.fixedBatches) console.log(`                 ${batchLine(r.fixedBatches)}`);
     for (const e of new Set(r.fixed.errors)) console.log(`fixed rate: ${e}`);
   }
   if (r.dryWindow) console.log(`WARNING          the queue ran dry during the measured window (204s): N is too small for this duration`);
@@ -699,8 +736,13 @@ async function main(): Promise<void> {
         `${f1(perServerCore(small.claims, small.claimPhase))} at ${small.n.toLocaleString("en-US")}, ratio ` +
         `${f2(perServerCore(large.claims, large.claimPhase) / perServerCore(small.claims, small.claimPhase))}; for information)`,
     );
+    // The two task counts run on two servers minutes apart, and this machine's speed drifts by more
+    // than the 10 % at stake (the ceiling has moved 15-20 % between them): the verdict compares each
+    // claim rate against the ceiling measured in its own run; the raw ratio is printed beside it.
+    const sameRun = large.claims.perSecond / large.ceiling.perSecond / (small.claims.perSecond / small.ceiling.perSecond);
     console.log(
-      `target claims/s at ${large.n.toLocaleString("en-US")} ≥ ${TARGET.largeVsSmall} × at ${small.n.toLocaleString("en-US")}   ${verdict(scale >= TARGET.largeVsSmall)}  (ratio ${f2(scale)})`,
+      `target claims/s at ${large.n.toLocaleString("en-US")} ≥ ${TARGET.largeVsSmall} × at ${small.n.toLocaleString("en-US")}   ${verdict(sameRun >= TARGET.largeVsSmall)}  ` +
+        `(each against its own run's ceiling: ${f2(sameRun)}; raw claims/s ratio ${f2(scale)}, ceilings ${f1(large.ceiling.perSecond)} vs ${f1(small.ceiling.perSecond)} req/s)`,
     );
   }
   const allClean = results.every((r) => r.dup.total === 0 && r.dup.ownerMismatch === 0);

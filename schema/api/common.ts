@@ -29,6 +29,7 @@ export function problemResponses(...statuses: number[]) {
     413: "Body larger than the limit.",
     415: "Wrong content type.",
     422: "Well-formed but inconsistent input (see the problem's details).",
+    503: "Temporarily unable to answer; retry after Retry-After seconds.",
   };
   return Object.fromEntries(statuses.map((s) => [s, { description: text[s] ?? "Error", content: problemContent }]));
 }

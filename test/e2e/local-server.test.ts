@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { devToken } from "../../scripts/token.ts";
 
 const ROOT = resolve(import.meta.dirname, "..", "..");
 const SAMPLE = process.env.GROUNDWORK_SAMPLE_DIR ?? resolve(ROOT, "..", "shared", "data", "coco-panoptic-sample");
@@ -79,6 +80,29 @@ describe("the local server started as the README says", () => {
     const body = (await images.json()) as { items: { id: string; segment_count: number }[] };
     expect(body.items.length).toBeGreaterThanOrEqual(3);
     for (const item of body.items) expect(item.segment_count).toBeGreaterThan(1);
+  });
+
+  it("claims arriving together share D1 batches in the real runtime, and no task is leased twice", async () => {
+    // Requests share a batch only where the runtime wakes each in its own context, which the
+    // worker tests' pool turns off: this is the one place the cross-request path runs under test.
+    const tokens = await Promise.all(Array.from({ length: 40 }, (_, i) => devToken("annotator", ["demo"], `e2e-claimer-${i}`)));
+    const answers = await Promise.all(
+      tokens.map(async (token) => {
+        const r = await fetch(`${BASE}/v1/projects/demo/tasks/next`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+          body: JSON.stringify({ round: 1, kind: "edit" }),
+        });
+        const batch = Number(/batch of (\d+)/.exec(r.headers.get("server-timing") ?? "")?.[1]);
+        return { status: r.status, batch, lease: r.status === 200 ? ((await r.json()) as { task_id: string; image: { id: string } }) : null };
+      }),
+    );
+    expect(answers.every((a) => a.status === 200 || a.status === 204)).toBe(true);
+    expect(answers.every((a) => a.batch >= 1)).toBe(true);
+    expect(Math.max(...answers.map((a) => a.batch))).toBeGreaterThan(1);
+    const leases = answers.flatMap((a) => (a.lease ? [a.lease] : []));
+    expect(leases.length).toBeGreaterThan(0);
+    expect(new Set(leases.map((l) => l.task_id)).size).toBe(leases.length);
   });
 
   describe.skipIf(!existsSync(join(SAMPLE, "panoptic_examples.json")))(

@@ -77,6 +77,8 @@ export const problems = {
       limit,
     }),
   unsupportedMediaType: (detail: string) => new Problem(415, "unsupported-media-type", "Unsupported media type", detail),
+  unavailable: (detail: string, retryAfterSeconds: number) =>
+    new Problem(503, "unavailable", "Service unavailable", detail, {}, { "Retry-After": String(retryAfterSeconds) }),
   unprocessable: (slug: string, title: string, detail: string, extensions: Record<string, unknown> = {}) =>
     new Problem(422, slug, title, detail, extensions),
 };

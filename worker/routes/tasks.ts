@@ -11,6 +11,7 @@ import { principal, requireContentType } from "../http/middleware.ts";
 import { Problem, problems } from "../http/problem.ts";
 import { router } from "../http/router.ts";
 import { dbOf, type Db } from "../store/db.ts";
+import { BatchLostError } from "../store/group-commit.ts";
 import { replayFor, rememberAnswer, requestHash } from "../store/idempotency.ts";
 import { getImage, isUniqueViolation } from "../store/images.ts";
 import { getProjectForClaims } from "../store/projects.ts";
@@ -23,6 +24,12 @@ import { leaseJson, submissionJson } from "./shape-tasks.ts";
 export const taskRoutes = router();
 const tags = ["Tasks"];
 const security = [{ bearer: [] }];
+
+const ClaimHeaders = z.object({
+  "Server-Timing": z.string().openapi({
+    description: 'How many claims shared this one\'s D1 batch, e.g. `claim;desc="batch of 7"` (claims arriving together are committed together).',
+  }),
+});
 
 const next = createRoute({
   method: "post",
@@ -42,9 +49,9 @@ const next = createRoute({
     body: { required: true, content: { "application/json": { schema: ClaimRequest } } },
   },
   responses: {
-    200: { description: "A lease", content: { "application/json": { schema: LeaseSchema } } },
-    204: { description: "Nothing available to this person right now" },
-    ...problemResponses(400, 401, 403, 404, 415),
+    200: { description: "A lease", headers: ClaimHeaders, content: { "application/json": { schema: LeaseSchema } } },
+    204: { description: "Nothing available to this person right now", headers: ClaimHeaders },
+    ...problemResponses(400, 401, 403, 404, 415, 503),
   },
 });
 
@@ -69,7 +76,10 @@ taskRoutes.openapi(next, async (c) => {
     leaseMs: project.settings.leaseSeconds * 1000,
     templateStart: project.settings.vlm.provider === "template",
   };
-  const claimed = (key ? await heldWithToken(db, me.subject, token) : null) ?? (await claimWithImage(db, claim));
+  const held = key ? await heldWithToken(db, me.subject, token) : null;
+  const { claimed, batch } = held ? { claimed: held, batch: 1 } : await claimOrUnavailable(db, claim);
+  // How many claims shared this one's D1 batch (group commit), for clients' and benchmarks' eyes.
+  c.header("Server-Timing", `claim;desc="batch of ${batch}"`);
   if (!claimed) return c.body(null, 204);
   const { task, image, segments } = claimed;
   if (task.kind === "review") {
@@ -82,6 +92,16 @@ taskRoutes.openapi(next, async (c) => {
   if (start.source !== task.startSource || start.key !== task.startKey) await recordStart(db, task.id, claim.token, start.key, start.source);
   return c.json(await leaseJson(c.env, task, image, segments, start), 200);
 });
+
+/** A batch that never answered may or may not have leased a task: a keyed retry finds out which. */
+async function claimOrUnavailable(db: Db, claim: Parameters<typeof claimWithImage>[1]) {
+  try {
+    return await claimWithImage(db, claim);
+  } catch (error) {
+    if (error instanceof BatchLostError) throw problems.unavailable(`${error.message}; retry with the same Idempotency-Key to get the lease it may have taken`, 1);
+    throw error;
+  }
+}
 
 const LeaseStatus = z.object({ task_id: z.string(), status: z.string(), lease_expires_at: z.iso.datetime().nullable() }).openapi("LeaseStatus");
 

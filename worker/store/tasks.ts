@@ -1,9 +1,10 @@
-import { and, eq, getTableColumns, sql, type SQL } from "drizzle-orm";
+import { and, eq, getTableColumns, Placeholder, sql, type SQL } from "drizzle-orm";
 import { images, segments, tasks, type ImageRow, type TaskKind, type TaskRow } from "../../schema/tables.ts";
 import { ulid } from "../domain/ids.ts";
 import { NORMAL_PRIORITY } from "../domain/lease.ts";
 import type { Db } from "./db.ts";
 import type { SegmentWithCategory } from "./images.ts";
+import { groupCommit, type GroupCommit } from "./group-commit.ts";
 import { fromJsonObject, jsonObjectOf } from "./json-rows.ts";
 
 export const newTaskId = () => `tsk_${ulid()}`;
@@ -58,17 +59,14 @@ export interface ClaimRequest {
  */
 const withImage = {
   ...getTableColumns(tasks),
-  imageJson: sql<string | null>`(SELECT ${jsonObjectOf(images, "i")} FROM images i WHERE i.id = "tasks"."image_id")`,
+  imageJson: sql<string | null>`(SELECT ${jsonObjectOf(images, "i")} FROM images i WHERE i.id = "tasks"."image_id")`.as("imageJson"),
   segmentsJson: sql<string>`(
     SELECT json_group_array(${jsonObjectOf(segments, "s", { categoryName: sql.raw("c.name"), isthing: sql.raw("c.isthing") })})
     FROM segments s LEFT JOIN categories c ON c.project_id = "tasks"."project_id" AND c.category_id = s.category_id
-    WHERE s.image_id = "tasks"."image_id")`,
+    WHERE s.image_id = "tasks"."image_id")`.as("segmentsJson"),
 };
 
-/**
- * The claim's values, as placeholders: the claim is the hot path, so its two statements are built
- * once per database binding (Drizzle's prepared queries) and each claim only binds these.
- */
+/** The claim's values, as placeholders: the statements are written once, each claim binds these. */
 const bound = (name: keyof ClaimValues) => sql`${sql.placeholder(name)}`;
 
 type ClaimValues = {
@@ -108,14 +106,24 @@ const mayTake = sql`t.project_id = ${bound("projectId")} AND t.round = ${bound("
  * `stillFree` within the same statement, and returns it with its image and segments. No task can
  * be leased twice: D1 runs statements one at a time, and the re-check sees any earlier claim.
  */
-function leaseFirst(db: Db, pick: SQL, stillFree: SQL) {
-  return db
+function leaseFirst(db: Db, pick: SQL, stillFree: SQL): ClaimStatement {
+  const query = db
     .update(tasks)
     .set(lease)
     .where(sql`${tasks.id} = (${pick}) AND ${stillFree}`)
     .returning(withImage)
-    .prepare();
+    .toSQL();
+  const params = query.params.map((p): ClaimStatement["params"][number] => (p instanceof Placeholder ? { name: p.name as keyof ClaimValues } : { value: p }));
+  return { sql: query.sql, params };
 }
+
+/** A claim statement as Drizzle wrote it, and what each of its parameters takes: a claim value or a constant. */
+interface ClaimStatement {
+  sql: string;
+  params: ({ name: keyof ClaimValues } | { value: unknown })[];
+}
+
+const valuesFor = (params: ClaimStatement["params"], values: ClaimValues) => params.map((p) => ("name" in p ? values[p.name] : p.value));
 
 /**
  * The claim: its subquery walks the open-task queue (a partial index on project, round, kind,
@@ -137,7 +145,23 @@ const claimExpiredQuery = (db: Db) =>
     sql`${tasks.status} = 'leased' AND ${tasks.leaseExpires} < ${bound("now")}`,
   );
 
-const claimStatements = new WeakMap<Db, { open: ReturnType<typeof leaseFirst>; expired: ReturnType<typeof leaseFirst> }>();
+/**
+ * The claim is the hot path: its two statements are written once per database binding (and
+ * prepared once by D1); each claim only binds its values.
+ */
+type Prepared = { statement: D1PreparedStatement; params: ClaimStatement["params"] };
+const claimStatements = new WeakMap<D1Database, Prepared[]>();
+
+/** The open-queue attempt, then the expired-lease attempt. */
+function claimAttempts(db: Db): Prepared[] {
+  const d1 = db.$client;
+  let attempts = claimStatements.get(d1);
+  if (!attempts) {
+    attempts = [claimOpenQuery(db), claimExpiredQuery(db)].map((q) => ({ statement: d1.prepare(q.sql), params: q.params }));
+    claimStatements.set(d1, attempts);
+  }
+  return attempts;
+}
 
 export interface Claimed {
   task: TaskRow;
@@ -145,7 +169,25 @@ export interface Claimed {
   segments: SegmentWithCategory[];
 }
 
+/** A claim's outcome, and how many claims shared its last D1 batch (1: it went alone). */
+export interface ClaimOutcome {
+  claimed: Claimed | null;
+  batch: number;
+}
+
 type TaskWithImage = TaskRow & { imageJson: string | null; segmentsJson: string };
+
+const taskColumns = Object.entries(getTableColumns(tasks));
+
+/** A task row as D1 returns it (database column names) in the shape Drizzle reads it. */
+function taskWithImageOf(raw: Record<string, unknown>): TaskWithImage {
+  const row: Record<string, unknown> = { imageJson: raw.imageJson, segmentsJson: raw.segmentsJson };
+  for (const [key, col] of taskColumns) {
+    const value = raw[col.name];
+    row[key] = value === null || value === undefined ? null : col.mapFromDriverValue(value);
+  }
+  return row as TaskWithImage;
+}
 
 function claimedOf(row: TaskWithImage | undefined): Claimed | null {
   if (!row?.imageJson) return null;
@@ -163,11 +205,10 @@ function claimedOf(row: TaskWithImage | undefined): Claimed | null {
 /**
  * A claim and everything its lease payload needs from the database, in ONE statement: the
  * claim's UPDATE returns the leased task with its image and segments. An empty first attempt is
- * followed by the expired-lease attempt, also one statement.
+ * followed by the expired-lease attempt, also one statement. Claims that arrive together share a
+ * D1 batch (group commit); each is still its own statement, run one after the other.
  */
-export async function claimWithImage(db: Db, r: ClaimRequest): Promise<Claimed | null> {
-  let statements = claimStatements.get(db);
-  if (!statements) claimStatements.set(db, (statements = { open: claimOpenQuery(db), expired: claimExpiredQuery(db) }));
+export async function claimWithImage(db: Db, r: ClaimRequest, commit: GroupCommit | null = groupCommit(db.$client)): Promise<ClaimOutcome> {
   const values: ClaimValues = {
     subject: r.subject,
     token: r.token,
@@ -178,11 +219,16 @@ export async function claimWithImage(db: Db, r: ClaimRequest): Promise<Claimed |
     kind: r.kind,
     templateStart: r.templateStart ? 1 : 0,
   };
-  for (const attempt of [statements.open, statements.expired]) {
-    const claimed = claimedOf((await attempt.get(values)) as TaskWithImage | undefined);
-    if (claimed) return claimed;
+  let batch = 1;
+  for (const { statement, params } of claimAttempts(db)) {
+    const claim = statement.bind(...valuesFor(params, values));
+    const committed = commit ? await commit.run(claim) : { result: await claim.all(), batch: 1 };
+    batch = committed.batch;
+    const raw = committed.result.results[0] as Record<string, unknown> | undefined;
+    const claimed = claimedOf(raw ? taskWithImageOf(raw) : undefined);
+    if (claimed) return { claimed, batch };
   }
-  return null;
+  return { claimed: null, batch };
 }
 
 export async function recordStart(db: Db, taskId: string, token: string, startKey: string | null, startSource: string): Promise<void> {

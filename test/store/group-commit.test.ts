@@ -1,0 +1,92 @@
+/**
+ * Group commit on the real D1 binding. Claims from different requests share batches only where the
+ * runtime wakes a request in its own context (production, `wrangler dev`; the end-to-end test checks
+ * that); the vitest pool turns that off, so here the calls come from one context, which may always
+ * share a batch, and exercise the same code.
+ */
+import { env } from "cloudflare:test";
+import { beforeAll, describe, expect, it } from "vitest";
+import { dbOf } from "../../worker/store/db.ts";
+import { groupCommit, MAX_BATCH } from "../../worker/store/group-commit.ts";
+import { claimWithImage, type ClaimRequest } from "../../worker/store/tasks.ts";
+import { createProject, tokenFor } from "../support/api.ts";
+import { ingestScene } from "../support/scenes.ts";
+
+const rows = async <T>(sql: string, ...params: unknown[]) => (await env.DB.prepare(sql).bind(...params).all<T>()).results;
+
+let lead: string;
+beforeAll(async () => {
+  lead = await tokenFor("lead", [], "gc-lead");
+});
+
+describe("group commit", () => {
+  it("is off where one request cannot wake another (as in this pool), and on when asked", () => {
+    expect(groupCommit(env.DB)).toBeNull();
+    expect(groupCommit(env.DB, true)).not.toBeNull();
+  });
+
+  it("sends a statement at once and alone when nothing is in flight", async () => {
+    const commit = groupCommit(env.DB, true)!;
+    const first = await commit.run(env.DB.prepare("SELECT 1 AS one"));
+    const second = await commit.run(env.DB.prepare("SELECT 2 AS two"));
+    expect(first).toMatchObject({ batch: 1, result: { results: [{ one: 1 }] } });
+    expect(second).toMatchObject({ batch: 1, result: { results: [{ two: 2 }] } });
+  });
+
+  it("claims that arrive together share batches; no task twice, no image above redundancy, nobody twice on an image", { timeout: 30_000 }, async () => {
+    await createProject(lead, { id: "gc-claims", settings: { redundancy: { round1: 3 } } });
+    for (const seed of [61, 62, 63, 64]) await ingestScene(lead, "gc-claims", seed);
+    const db = dbOf(env.DB);
+    const commit = groupCommit(env.DB, true)!;
+    const request = (subject: string, i: number): ClaimRequest => ({
+      projectId: "gc-claims",
+      round: 1,
+      kind: "edit",
+      subject,
+      token: `gc-token-${i}`,
+      now: Date.now(),
+      leaseMs: 60_000,
+      templateStart: true,
+    });
+    // 10 people, three claims each, all at once: 30 claims for 12 tasks (4 images × 3 slots).
+    const subjects = Array.from({ length: 30 }, (_, i) => `gc-ann-${i % 10}`);
+    const outcomes = await Promise.all(subjects.map((s, i) => claimWithImage(db, request(s, i), commit)));
+
+    const batches = outcomes.map((o) => o.batch);
+    expect(Math.max(...batches)).toBeGreaterThan(1);
+    expect(Math.max(...batches)).toBeLessThanOrEqual(MAX_BATCH);
+    const leased = outcomes.flatMap((o, i) => (o.claimed ? [{ subject: subjects[i], task: o.claimed.task, image: o.claimed.image }] : []));
+    expect(leased).toHaveLength(12);
+    expect(new Set(leased.map((l) => l.task.id)).size).toBe(12);
+    const perImage = new Map<string, string[]>();
+    for (const l of leased) perImage.set(l.image.id, [...(perImage.get(l.image.id) ?? []), l.subject]);
+    expect([...perImage.values()].map((who) => who.length)).toEqual([3, 3, 3, 3]);
+    for (const who of perImage.values()) expect(new Set(who).size).toBe(who.length);
+    // Each claim's lease is its own: owner and token as that claim bound them.
+    for (const [i, o] of outcomes.entries()) {
+      if (o.claimed) expect([o.claimed.task.leaseOwner, o.claimed.task.leaseToken]).toEqual([subjects[i], `gc-token-${i}`]);
+    }
+    // and the database agrees
+    const db1 = await rows<{ n: number; owners: number }>(
+      "SELECT count(*) AS n, count(DISTINCT lease_token) AS owners FROM tasks WHERE project_id = 'gc-claims' AND status = 'leased'",
+    );
+    expect(db1[0]).toEqual({ n: 12, owners: 12 });
+    const twice = await rows("SELECT image_id, subject FROM image_workers WHERE round = 1 GROUP BY image_id, subject HAVING count(*) > 1");
+    expect(twice).toEqual([]);
+  });
+
+  it("a statement that fails reaches only its caller; the others still commit, each exactly once", async () => {
+    await env.DB.exec("CREATE TABLE gc_probe (id INTEGER PRIMARY KEY, v TEXT NOT NULL)");
+    await env.DB.prepare("INSERT INTO gc_probe (id, v) VALUES (5, 'before')").run();
+    const commit = groupCommit(env.DB, true)!;
+    const insert = (id: number) => commit.run(env.DB.prepare("INSERT INTO gc_probe (id, v) VALUES (?, 'batched')").bind(id));
+    const settled = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => insert(i + 1)));
+
+    const failed = settled.flatMap((s, i) => (s.status === "rejected" ? [{ id: i + 1, reason: String(s.reason) }] : []));
+    expect(failed).toHaveLength(1);
+    expect(failed[0].id).toBe(5);
+    expect(failed[0].reason).toMatch(/UNIQUE constraint failed|PRIMARY KEY/i);
+    const stored = await rows<{ id: number; v: string }>("SELECT id, v FROM gc_probe ORDER BY id");
+    expect(stored).toEqual(Array.from({ length: 10 }, (_, i) => ({ id: i + 1, v: i + 1 === 5 ? "before" : "batched" })));
+  });
+});
