@@ -2,7 +2,7 @@
  * Claim-throughput benchmark of the lease engine: many annotators calling
  * `POST /v1/projects/{id}/tasks/next` at once, against queues of different depths.
  *
- *   node scripts/bench-claims.ts [--tasks=10000,1000000] [--seconds=15] [--clients=64] [--warmup=3] [--per-image=3] [--rate=200]
+ *   node scripts/bench-claims.ts [--tasks=10000,1000000] [--seconds=10] [--clients=64] [--warmup=3] [--per-image=3] [--rate=200] [--ladder=300,400,500,600]
  *
  * For each task count N, one after the other, each in a fresh temporary state folder:
  *  1. apply the D1 migrations, then seed the project `bench` (categories, images with segments, N
@@ -19,7 +19,9 @@
  *  5. the same loop with the annotators (distinct subjects) claiming, after a `--warmup`, keeping
  *     every lease (nothing is released or submitted: only the claim is timed); then, for
  *     reference, against `GET /v1/projects/bench` (token check + two small queries);
- *  6. stop the server and check, from the client's records and from the database itself, that no
+ *  6. a ladder of offered rates (`--ladder`, open loop as in 3, against a third project), climbed
+ *     until p99 exceeds the aim, on a freshly restarted server: the highest rate served within it;
+ *  7. stop the server and check, from the client's records and from the database itself, that no
  *     task was leased twice and nobody holds two tasks of one image.
  * Claims that reach the Worker together share a D1 batch (group commit); each claim's answer says
  * how many shared its batch (`Server-Timing`), and the report gives the mean per phase.
@@ -52,11 +54,15 @@ process.env.CLOUDFLARE_CF_FETCH_ENABLED = "false";
 const PROJECT = "bench";
 /** The fixed-rate phase's own queue, so the closed-loop phases leave it untouched. */
 const RATE_PROJECT = "bench-rate";
+/** The rate ladder's own queue. */
+const LADDER_PROJECT = "bench-ladder";
+const BENCH_PROJECTS = [PROJECT, RATE_PROJECT, LADDER_PROJECT];
 const SEGMENTS_PER_IMAGE = 4;
 const REQUEST_TIMEOUT_MS = 30_000;
 /** Hard cap on requests per client per phase, so every loop is bounded in count as well as time. */
 const MAX_REQUESTS_PER_CLIENT = 200_000;
 
+const USAGE = "[--tasks=10000,1000000] [--seconds=10] [--clients=64] [--warmup=3] [--per-image=3] [--rate=200] [--ladder=300,400,500,600]";
 const TARGET = { claimsVsCeiling: 0.8, largeVsSmall: 0.9, p99Ms: 150 };
 
 interface Args {
@@ -67,6 +73,8 @@ interface Args {
   perImage: number;
   /** Offered claims per second of the fixed-rate phase (0: none). */
   rate: number;
+  /** Offered rates, climbed after the saturated phases until p99 exceeds the aim (empty: none). */
+  ladder: number[];
 }
 
 function parseArgs(argv: string[]): Args {
@@ -78,11 +86,14 @@ function parseArgs(argv: string[]): Args {
     return n;
   };
   for (const a of argv) {
-    if (!/^--(tasks|seconds|clients|warmup|per-image|rate)=/.test(a)) throw new Error(`unknown argument ${a}\nusage: node scripts/bench-claims.ts [--tasks=10000,1000000] [--seconds=15] [--clients=64] [--warmup=3] [--per-image=3] [--rate=200]`);
+    if (!/^--(tasks|seconds|clients|warmup|per-image|rate|ladder)=/.test(a)) throw new Error(`unknown argument ${a}\nusage: node scripts/bench-claims.ts ${USAGE}`);
   }
   const tasks = (get("tasks") ?? "10000,1000000").split(",").map((s) => Number(s.replace(/_/g, "")));
   if (tasks.some((n) => !Number.isInteger(n) || n < 1 || n > 10_000_000)) throw new Error("--tasks must be a comma-separated list of integers in 1..10000000");
-  return { tasks, seconds: int("seconds", 15, 1, 600), clients: int("clients", 64, 1, 1024), warmup: int("warmup", 3, 0, 60), perImage: int("per-image", 3, 1, 10), rate: int("rate", 200, 0, 5000) };
+  const ladderRaw = get("ladder") ?? "300,400,500,600";
+  const ladder = ladderRaw === "" || ladderRaw === "0" ? [] : ladderRaw.split(",").map(Number);
+  if (ladder.some((r) => !Number.isInteger(r) || r < 1 || r > 5000)) throw new Error("--ladder must be a comma-separated list of integers in 1..5000 (or 0 for none)");
+  return { tasks, seconds: int("seconds", 10, 1, 600), clients: int("clients", 64, 1, 1024), warmup: int("warmup", 3, 0, 60), perImage: int("per-image", 3, 1, 10), rate: int("rate", 200, 0, 5000), ladder };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -435,6 +446,18 @@ function batchStats(sizes: number[]): BatchStats {
 
 const batchLine = (b: BatchStats) => `claims per D1 batch: mean ${f1(b.mean)}, max ${b.max}, ${(b.alone * 100).toFixed(0)}% alone (over ${b.claims} claims incl. warm-up)`;
 
+interface LadderStep {
+  rate: number;
+  step: Rate & { skipped: number };
+  batches: BatchStats;
+}
+
+/** An offered rate is served within the aim: (nearly) all of it answered, none left unsent, p99 ≤ the aim. */
+const withinAim = (rate: number, s: Rate & { skipped: number }) => s.skipped === 0 && s.perSecond >= 0.98 * rate && s.p99 <= TARGET.p99Ms;
+
+/** The highest offered rate of the ladder served within the aim, or 0. */
+const sustained = (ladder: LadderStep[]) => ladder.filter((l) => withinAim(l.rate, l.step)).reduce((m, l) => Math.max(m, l.rate), 0);
+
 interface RunResult {
   n: number;
   seed: SeedResult;
@@ -448,6 +471,7 @@ interface RunResult {
   fixed: OpenLoopResult | null;
   fixedBatches: BatchStats | null;
   claimBatches: BatchStats;
+  ladder: LadderStep[];
   dup: DuplicateReport;
   firstClaimsPerImage: number;
 }
@@ -466,25 +490,23 @@ function checkDuplicates(file: string, leases: Lease[]): DuplicateReport {
   const db = new DatabaseSync(file, { readOnly: true });
   try {
     const one = (q: string, ...p: (string | number)[]) => Number((db.prepare(q).get(...p) as { n: number }).n);
-    const dbLeased = one("SELECT COUNT(*) AS n FROM tasks WHERE project_id IN (?, ?) AND round = 1 AND kind = 'edit' AND status = 'leased'", PROJECT, RATE_PROJECT);
+    const dbLeased = one("SELECT COUNT(*) AS n FROM tasks WHERE project_id IN (?, ?, ?) AND round = 1 AND kind = 'edit' AND status = 'leased'", ...BENCH_PROJECTS);
     const dbLeasedTwice = one(
       "SELECT COUNT(*) AS n FROM (SELECT task_id FROM task_events WHERE to_status = 'leased' GROUP BY task_id HAVING COUNT(*) > 1)",
     );
     const dbPersonTwice = one(
       `SELECT COUNT(*) AS n FROM (
-         SELECT image_id, lease_owner FROM tasks WHERE project_id IN (?, ?) AND round = 1 AND kind = 'edit' AND status = 'leased' GROUP BY image_id, lease_owner HAVING COUNT(*) > 1)`,
-      PROJECT,
-      RATE_PROJECT,
+         SELECT image_id, lease_owner FROM tasks WHERE project_id IN (?, ?, ?) AND round = 1 AND kind = 'edit' AND status = 'leased' GROUP BY image_id, lease_owner HAVING COUNT(*) > 1)`,
+      ...BENCH_PROJECTS,
     );
     const dbImageWorkers = one("SELECT COUNT(*) AS n FROM image_workers");
     const dbWithoutImageWorker = one(
-      `SELECT COUNT(*) AS n FROM tasks t WHERE t.project_id IN (?, ?) AND t.round = 1 AND t.kind = 'edit' AND t.status = 'leased'
+      `SELECT COUNT(*) AS n FROM tasks t WHERE t.project_id IN (?, ?, ?) AND t.round = 1 AND t.kind = 'edit' AND t.status = 'leased'
          AND NOT EXISTS (SELECT 1 FROM image_workers w WHERE w.task_id = t.id AND w.subject = t.lease_owner)`,
-      PROJECT,
-      RATE_PROJECT,
+      ...BENCH_PROJECTS,
     );
     const held = new Map<string, { owner: string; token: string }>();
-    for (const row of db.prepare("SELECT id, lease_owner, lease_token FROM tasks WHERE project_id IN (?, ?) AND round = 1 AND kind = 'edit' AND status = 'leased'").all(PROJECT, RATE_PROJECT) as {
+    for (const row of db.prepare("SELECT id, lease_owner, lease_token FROM tasks WHERE project_id IN (?, ?, ?) AND round = 1 AND kind = 'edit' AND status = 'leased'").all(...BENCH_PROJECTS) as {
       id: string;
       lease_owner: string;
       lease_token: string;
@@ -522,25 +544,38 @@ async function runOne(n: number, a: Args): Promise<RunResult> {
       // Ids a day older than the main project's, so the two seeds never share one.
       seedClaimBench(file, { projectId: RATE_PROJECT, tasks: rateTasks, tasksPerImage: a.perImage, segmentsPerImage: SEGMENTS_PER_IMAGE, createdBy: "bench-lead", idTimeMs: Date.now() - 86_400_000 });
     }
+    const ladderTasks = a.ladder.reduce((sum, rate) => sum + Math.ceil(rate * (a.seconds + RATE_WARMUP_S) * 1.1), 0) + (a.ladder.length ? a.clients : 0);
+    if (ladderTasks > 0) {
+      seedClaimBench(file, { projectId: LADDER_PROJECT, tasks: ladderTasks, tasksPerImage: a.perImage, segmentsPerImage: SEGMENTS_PER_IMAGE, createdBy: "bench-lead", idTimeMs: Date.now() - 2 * 86_400_000 });
+    }
     console.log(
       `seeded ${seed.tasks.toLocaleString("en-US")} open edit tasks, ${seed.images.toLocaleString("en-US")} images, ` +
         `${seed.segments.toLocaleString("en-US")} segments in ${(seed.ms / 1000).toFixed(2)} s (one transaction + ANALYZE)`,
     );
 
-    const port = await freePort();
-    const base = `http://127.0.0.1:${port}`;
-    const server = startDevServer(port, stateDir, true, { devTracing: false });
-    live.server = server;
-    server.stderr?.on("data", (d: Buffer) => (serverLog = (serverLog + d.toString()).slice(-4000)));
-    const t0 = performance.now();
-    await waitForHealthy(base, server);
-    console.log(`wrangler dev healthy on ${base} after ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    // A fresh `wrangler dev` on the same state folder (a new Worker isolate, the same database).
+    const startServer = async () => {
+      const port = await freePort();
+      const base = `http://127.0.0.1:${port}`;
+      const server = startDevServer(port, stateDir, true, { devTracing: false });
+      live.server = server;
+      server.stderr?.on("data", (d: Buffer) => (serverLog = (serverLog + d.toString()).slice(-4000)));
+      const t0 = performance.now();
+      await waitForHealthy(base, server);
+      console.log(`wrangler dev healthy on ${base} after ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      return { server, http: loopbackClient(port, a.clients) };
+    };
+    const stopLive = async () => {
+      http.close();
+      await stopServer(server);
+      live.server = undefined;
+    };
+    let { server, http } = await startServer();
 
-    const tokens = await Promise.all(Array.from({ length: a.clients }, (_, i) => devToken("annotator", [PROJECT, RATE_PROJECT], `ann-${i}`)));
+    const tokens = await Promise.all(Array.from({ length: a.clients }, (_, i) => devToken("annotator", BENCH_PROJECTS, `ann-${i}`)));
     const leadToken = await devToken("lead", [PROJECT], "bench-lead");
     const leases: Lease[] = [];
     const claimBody = JSON.stringify({ round: 1, kind: "edit" });
-    const http = loopbackClient(port, a.clients);
     // Batch sizes the server reported (Server-Timing) for the claims since the last reset.
     let batches: number[] = [];
     const claimIn = (project: string): Call => async (client) => {
@@ -584,9 +619,24 @@ async function runOne(n: number, a: Args): Promise<RunResult> {
     const dryWindow = claimPhase.samples.some((s) => s.inWindow && s.status === 204);
     const authRefPhase = await measure("reference", a.clients, a.seconds, Math.min(a.warmup, 2), get(`/v1/projects/${PROJECT}`, leadToken), server.pid);
 
-    http.close();
-    await stopServer(server);
-    live.server = undefined;
+    // Last, the offered rates at which p99 stays within the aim, up to the first that does not, on
+    // a freshly started server: the saturated phases leave the isolate a GC debt (see above) that
+    // would otherwise be charged to the ladder.
+    const ladder: LadderStep[] = [];
+    if (a.ladder.length) {
+      await stopLive();
+      ({ server, http } = await startServer());
+    }
+    for (const rate of a.ladder) {
+      if (interrupted()) break;
+      await awaitQuiet(`ladder ${rate}/s`);
+      await runOpenLoop(rate, RATE_WARMUP_S, claimIn(LADDER_PROJECT), a.clients);
+      batches = [];
+      const step = fixedRate(await runOpenLoop(rate, a.seconds, claimIn(LADDER_PROJECT), a.clients));
+      ladder.push({ rate, step, batches: batchStats(batches) });
+      if (!withinAim(rate, step)) break;
+    }
+    await stopLive();
 
     const dup = checkDuplicates(file, leases);
     const images = new Set(leases.map((l) => l.imageId)).size;
@@ -603,6 +653,7 @@ async function runOne(n: number, a: Args): Promise<RunResult> {
       fixed,
       fixedBatches,
       claimBatches,
+      ladder,
       dup,
       firstClaimsPerImage: leases.length ? images / leases.length : 0,
     };
@@ -686,6 +737,12 @@ function printRun(r: RunResult, a: Args): void {
     if (r.fixedBatches) console.log(`                 ${batchLine(r.fixedBatches)}`);
     for (const e of new Set(r.fixed.errors)) console.log(`fixed rate: ${e}`);
   }
+  for (const l of r.ladder) {
+    console.log(
+      `rate ladder      offered ${l.rate}/s, answered ${f1(l.step.perSecond)} claims/s   p50 ${f1(l.step.p50)} ms   p99 ${f1(l.step.p99)} ms   max ${f1(l.step.max)} ms   ` +
+        `${withinAim(l.rate, l.step) ? "within" : "beyond"} the aim${l.step.skipped ? `; ${l.step.skipped} not sent` : ""}${others(l.step)}; batch mean ${f1(l.batches.mean)}`,
+    );
+  }
   if (r.dryWindow) console.log(`WARNING          the queue ran dry during the measured window (204s): N is too small for this duration`);
   console.log(`target 0 duplicates                         ${verdict(d.total === 0 && d.ownerMismatch === 0)}  (${d.total})`);
   console.log(`target claims/s ≥ ${TARGET.claimsVsCeiling} × ceiling               ${verdict(ratio >= TARGET.claimsVsCeiling)}  (ratio ${f2(ratio)})`);
@@ -693,6 +750,13 @@ function printRun(r: RunResult, a: Args): void {
   if (r.fixed) {
     const f = fixedRate(r.fixed);
     console.log(`  p99 at a fixed ${r.fixed.offered}/s   ${verdict(f.p99 <= TARGET.p99Ms)}  (${f1(f.p99)} ms; for information, see the fixed-rate line)`);
+  }
+  if (r.ladder.length) {
+    const top = sustained(r.ladder);
+    console.log(
+      `  p99 ≤ ${TARGET.p99Ms} ms holds up to ${top ? `${top} claims/s offered (${f2(top / r.claims.perSecond)} × the saturated claim rate)` : `none of the ladder's rates`} ` +
+        `(open loop, restarted server; for information)`,
+    );
   }
 }
 
@@ -724,7 +788,8 @@ async function main(): Promise<void> {
       `N=${String(r.n).padStart(8)}  seed ${(r.seed.ms / 1000).toFixed(2).padStart(6)} s  claims/s ${f1(r.claims.perSecond).padStart(7)}  p50 ${f1(r.claims.p50).padStart(6)} ms  ` +
         `p99 ${f1(r.claims.p99).padStart(6)} ms  dups ${r.dup.total}  ceiling ${f1(r.ceiling.perSecond).padStart(7)} req/s (p50 ${f1(r.ceiling.p50)} / p99 ${f1(r.ceiling.p99)} ms)  ` +
         `ratio ${f2(r.claims.perSecond / r.ceiling.perSecond)}` +
-        (r.fixed ? `  at ${r.fixed.offered}/s: p50 ${f1(fixedRate(r.fixed).p50)} / p99 ${f1(fixedRate(r.fixed).p99)} ms` : ""),
+        (r.fixed ? `  at ${r.fixed.offered}/s: p50 ${f1(fixedRate(r.fixed).p50)} / p99 ${f1(fixedRate(r.fixed).p99)} ms` : "") +
+        (r.ladder.length ? `  p99 ≤ ${TARGET.p99Ms} ms up to ${sustained(r.ladder)}/s` : ""),
     );
   }
   const small = results.reduce((m, r) => (r.n < m.n ? r : m));

@@ -7,19 +7,27 @@ import { problems } from "./problem.ts";
 
 /** CORS with an allow-list: an origin not on the list gets no Access-Control-Allow-Origin at all. */
 export function corsFromEnv(): MiddlewareHandler<AppEnv> {
+  // Built once per allow-list, not once per request (it sits in front of every request, claims included).
+  const built = new Map<string, MiddlewareHandler<AppEnv>>();
   return async (c, next) => {
-    const allowed = (c.env.CORS_ORIGINS ?? "")
-      .split(",")
-      .map((o) => o.trim())
-      .filter(Boolean);
-    return cors({
-      origin: (origin) => (allowed.includes(origin) ? origin : null),
-      allowMethods: ["GET", "HEAD", "POST", "PATCH", "PUT", "DELETE", "OPTIONS"],
-      allowHeaders: ["Authorization", "Content-Type", "Idempotency-Key", "If-Match", "If-None-Match"],
-      exposeHeaders: ["ETag", "Location", "Retry-After", "X-Request-Id"],
-      maxAge: 600,
-      credentials: false,
-    })(c, next);
+    const list = c.env.CORS_ORIGINS ?? "";
+    let handler = built.get(list);
+    if (!handler) {
+      const allowed = list
+        .split(",")
+        .map((o) => o.trim())
+        .filter(Boolean);
+      handler = cors({
+        origin: (origin) => (allowed.includes(origin) ? origin : null),
+        allowMethods: ["GET", "HEAD", "POST", "PATCH", "PUT", "DELETE", "OPTIONS"],
+        allowHeaders: ["Authorization", "Content-Type", "Idempotency-Key", "If-Match", "If-None-Match"],
+        exposeHeaders: ["ETag", "Location", "Retry-After", "X-Request-Id", "Server-Timing"],
+        maxAge: 600,
+        credentials: false,
+      });
+      built.set(list, handler);
+    }
+    return handler(c, next);
   };
 }
 
