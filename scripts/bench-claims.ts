@@ -2,7 +2,7 @@
  * Claim-throughput benchmark of the lease engine: many annotators calling
  * `POST /v1/projects/{id}/tasks/next` at once, against queues of different depths.
  *
- *   node scripts/bench-claims.ts [--tasks=10000,1000000] [--seconds=10] [--clients=64] [--warmup=3] [--per-image=3] [--rate=200] [--ladder=300,400,500,600]
+ *   node scripts/bench-claims.ts [--tasks=10000,1000000] [--seconds=10] [--clients=64] [--warmup=3] [--per-image=3] [--rate=200] [--ladder=200,300,400,500]
  *
  * For each task count N, one after the other, each in a fresh temporary state folder:
  *  1. apply the D1 migrations, then seed the project `bench` (categories, images with segments, N
@@ -62,7 +62,7 @@ const REQUEST_TIMEOUT_MS = 30_000;
 /** Hard cap on requests per client per phase, so every loop is bounded in count as well as time. */
 const MAX_REQUESTS_PER_CLIENT = 200_000;
 
-const USAGE = "[--tasks=10000,1000000] [--seconds=10] [--clients=64] [--warmup=3] [--per-image=3] [--rate=200] [--ladder=300,400,500,600]";
+const USAGE = "[--tasks=10000,1000000] [--seconds=10] [--clients=64] [--warmup=3] [--per-image=3] [--rate=200] [--ladder=200,300,400,500]";
 const TARGET = { claimsVsCeiling: 0.8, largeVsSmall: 0.9, p99Ms: 150 };
 
 interface Args {
@@ -90,7 +90,7 @@ function parseArgs(argv: string[]): Args {
   }
   const tasks = (get("tasks") ?? "10000,1000000").split(",").map((s) => Number(s.replace(/_/g, "")));
   if (tasks.some((n) => !Number.isInteger(n) || n < 1 || n > 10_000_000)) throw new Error("--tasks must be a comma-separated list of integers in 1..10000000");
-  const ladderRaw = get("ladder") ?? "300,400,500,600";
+  const ladderRaw = get("ladder") ?? "200,300,400,500";
   const ladder = ladderRaw === "" || ladderRaw === "0" ? [] : ladderRaw.split(",").map(Number);
   if (ladder.some((r) => !Number.isInteger(r) || r < 1 || r > 5000)) throw new Error("--ladder must be a comma-separated list of integers in 1..5000 (or 0 for none)");
   return { tasks, seconds: int("seconds", 10, 1, 600), clients: int("clients", 64, 1, 1024), warmup: int("warmup", 3, 0, 60), perImage: int("per-image", 3, 1, 10), rate: int("rate", 200, 0, 5000), ladder };
