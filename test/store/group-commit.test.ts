@@ -7,7 +7,7 @@
 import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { dbOf } from "../../worker/store/db.ts";
-import { groupCommit, MAX_BATCH } from "../../worker/store/group-commit.ts";
+import { BatchLostError, GroupCommit, groupCommit, MAX_BATCH } from "../../worker/store/group-commit.ts";
 import { claimWithImage, type ClaimRequest } from "../../worker/store/tasks.ts";
 import { createProject, tokenFor } from "../support/api.ts";
 import { ingestScene } from "../support/scenes.ts";
@@ -88,5 +88,49 @@ describe("group commit", () => {
     expect(failed[0].reason).toMatch(/UNIQUE constraint failed|PRIMARY KEY/i);
     const stored = await rows<{ id: number; v: string }>("SELECT id, v FROM gc_probe ORDER BY id");
     expect(stored).toEqual(Array.from({ length: 10 }, (_, i) => ({ id: i + 1, v: i + 1 === 5 ? "before" : "batched" })));
+  });
+
+  it("a batch that does not answer in time: waiting statements not in it go alone, one already in it is reported lost", async () => {
+    await env.DB.exec("CREATE TABLE gc_slow (id INTEGER PRIMARY KEY)");
+    // The real binding, with each batch held until the test lets it go (a D1 that is slow to answer).
+    const gates: (() => void)[] = [];
+    const slow = new Proxy(env.DB, {
+      get(target, prop) {
+        if (prop === "batch") {
+          return async (statements: D1PreparedStatement[]) => {
+            await new Promise<void>((go) => gates.push(go));
+            return target.batch(statements);
+          };
+        }
+        const value = Reflect.get(target, prop);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const commit = new GroupCommit(slow, 500);
+    const insert = (id: number) => commit.run(env.DB.prepare("INSERT INTO gc_slow (id) VALUES (?)").bind(id));
+    const until = async (n: number) => {
+      while (gates.length < n) await new Promise((r) => setTimeout(r, 5));
+    };
+
+    // 1 leads a batch that hangs; 2 and 3 wait and are not in it: after 500 ms they go alone.
+    const first = insert(1);
+    await until(1);
+    const [second, third] = await Promise.all([insert(2), insert(3)]);
+    expect([second.batch, third.batch]).toEqual([1, 1]);
+
+    // 4 and 5 wait; 1's batch answers, 4 leads the next batch with 5 in it, and that batch hangs
+    // past 5's wait: 5 is told it was lost (its statement may have run), 4 still gets its answer.
+    const fourth = insert(4);
+    const fifth = insert(5).catch((e: unknown) => e);
+    gates[0]();
+    expect((await first).batch).toBe(1);
+    await until(2);
+    const lost = await fifth;
+    expect(lost).toBeInstanceOf(BatchLostError);
+    expect(String((lost as Error).message)).toMatch(/may or may not have been applied/);
+    gates[1]();
+    expect((await fourth).batch).toBe(2);
+    // The lost statement had in fact been applied, once: what a keyed retry would find.
+    expect(await rows<{ id: number }>("SELECT id FROM gc_slow ORDER BY id")).toEqual([1, 2, 3, 4, 5].map((id) => ({ id })));
   });
 });

@@ -41,8 +41,8 @@ interface Waiting {
 }
 
 export class BatchLostError extends Error {
-  constructor() {
-    super(`a batch of claims did not answer within ${MAX_WAIT_MS / 1000} s; it may or may not have been applied`);
+  constructor(waitedMs: number) {
+    super(`a batch of claims did not answer within ${waitedMs / 1000} s; it may or may not have been applied`);
   }
 }
 
@@ -52,9 +52,11 @@ export class GroupCommit {
   private inFlight = false;
   private readonly waiting: Waiting[] = [];
   private readonly d1: D1Database;
+  private readonly maxWaitMs: number;
 
-  constructor(d1: D1Database) {
+  constructor(d1: D1Database, maxWaitMs = MAX_WAIT_MS) {
     this.d1 = d1;
+    this.maxWaitMs = maxWaitMs;
   }
 
   async run(statement: D1PreparedStatement): Promise<Committed> {
@@ -62,7 +64,7 @@ export class GroupCommit {
       const turn = await this.wait(statement);
       if (turn.kind === "done") return turn.committed;
       if (turn.kind === "alone") return { result: await statement.all(), batch: 1 };
-      if (turn.kind === "lost") throw new BatchLostError();
+      if (turn.kind === "lost") throw new BatchLostError(this.maxWaitMs);
     }
     return this.lead(statement);
   }
@@ -104,7 +106,7 @@ export class GroupCommit {
         const at = this.waiting.indexOf(entry);
         if (at >= 0) this.waiting.splice(at, 1);
         resolve({ kind: entry.taken ? "lost" : "alone" });
-      }, MAX_WAIT_MS);
+      }, this.maxWaitMs);
       this.waiting.push(entry);
     });
   }
