@@ -47,7 +47,7 @@ import { SEGMENTS, seedCaptionBench, SPANS, syntheticImage, type CaptionSeedResu
 import { findD1File } from "./lib/seed-tasks.ts";
 import { applyLocalMigrations, cleanUpOnInterrupt, freePort, startDevServer, waitForHealthy } from "./lib/wrangler.ts";
 import { devToken } from "./token.ts";
-import { awaitQuiet as waitForQuiet, USER_HZ } from "./lib/machine.ts";
+import { awaitQuiet as waitForQuiet } from "./lib/machine.ts";
 
 process.env.WRANGLER_SEND_METRICS = "false";
 process.env.CLOUDFLARE_CF_FETCH_ENABLED = "false";

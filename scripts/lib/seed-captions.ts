@@ -28,7 +28,7 @@
 import { createHash } from "node:crypto";
 import { statSync } from "node:fs";
 import { DatabaseSync } from "node:sqlite";
-import type { CaptionCoverage, CaptionStats, SubmissionEffort, SubmittedRegion } from "../../schema/tables.ts";
+import type { CaptionCoverage, CaptionStats, SubmittedRegion } from "../../schema/tables.ts";
 import { COCO_PANOPTIC_CATEGORIES, type Category } from "../../worker/domain/coco-categories.ts";
 import { captionStats, coverage } from "../../worker/domain/coverage.ts";
 import { aggregateEffort, regionEffort, submissionEffort, type RegionAction } from "../../worker/domain/edit-effort.ts";

@@ -364,11 +364,6 @@ describe("renderSetOfMarks on the sample", () => {
 });
 
 describe("renderSetOfMarks on hand-made maps", () => {
-  const square = (rows: string[], s: number) => {
-    const panoptic = fromRows(rows, s);
-    const image = gradientImage(panoptic.width, panoptic.height);
-    return { image, panoptic, segments: measureSegments(panoptic) };
-  };
 
   it("scales labels with the image (2× for COCO sizes)", () => {
     expect([labelScale(640, 427), labelScale(640, 360), labelScale(100, 60), labelScale(1920, 1080), labelScale(20_000, 20_000)]).toEqual([2, 2, 1, 5, 8]);

@@ -2,19 +2,9 @@
  * Short-lived signed URLs for image bytes, so an <img> tag (which cannot send a bearer header) can
  * load them. The signature covers the path and the expiry; HMAC verification is constant-time.
  */
+import { hmacKeyOf } from "./hmac-key.ts";
+
 const encoder = new TextEncoder();
-
-const keys = new Map<string, Promise<CryptoKey>>();
-
-/** Imported once per isolate: every image payload signs several URLs. */
-function key(secret: string): Promise<CryptoKey> {
-  let k = keys.get(secret);
-  if (!k) {
-    k = crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
-    keys.set(secret, k);
-  }
-  return k;
-}
 
 function b64url(bytes: ArrayBuffer): string {
   let s = "";
@@ -31,7 +21,7 @@ function fromB64url(text: string): Uint8Array | null {
 }
 
 export async function signPath(secret: string, path: string, expiresAt: number): Promise<string> {
-  const sig = await crypto.subtle.sign("HMAC", await key(secret), encoder.encode(`${path}\n${expiresAt}`));
+  const sig = await crypto.subtle.sign("HMAC", await hmacKeyOf(secret), encoder.encode(`${path}\n${expiresAt}`));
   return `${path}?expires=${expiresAt}&sig=${b64url(sig)}`;
 }
 
@@ -40,7 +30,7 @@ export type SignatureCheck = "valid" | "expired" | "invalid";
 export async function checkSignature(secret: string, path: string, expires: string, sig: string, now: number): Promise<SignatureCheck> {
   const raw = fromB64url(sig);
   if (!raw) return "invalid";
-  const ok = await crypto.subtle.verify("HMAC", await key(secret), raw, encoder.encode(`${path}\n${expires}`));
+  const ok = await crypto.subtle.verify("HMAC", await hmacKeyOf(secret), raw, encoder.encode(`${path}\n${expires}`));
   if (!ok) return "invalid";
   return Number(expires) < Math.floor(now / 1000) ? "expired" : "valid";
 }

@@ -9,6 +9,7 @@ import {
   type JWTVerifyGetKey,
 } from "jose";
 import { ROLES, type Env, type Principal, type Role } from "../env.ts";
+import { hmacKeyOf } from "./hmac-key.ts";
 import { problems } from "../http/problem.ts";
 
 /**
@@ -43,17 +44,6 @@ function keySetFor(env: Env): JWTVerifyGetKey | null {
 
 export function hmacKey(secret: string): Uint8Array {
   return new TextEncoder().encode(secret);
-}
-
-/** The HS256 key imported once per isolate, not once per request. */
-const importedKeys = new Map<string, Promise<CryptoKey>>();
-function hs256Key(secret: string): Promise<CryptoKey> {
-  let key = importedKeys.get(secret);
-  if (!key) {
-    key = crypto.subtle.importKey("raw", hmacKey(secret), { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
-    importedKeys.set(secret, key);
-  }
-  return key;
 }
 
 /**
@@ -99,7 +89,7 @@ async function verifyUncached(token: string, env: Env): Promise<Principal> {
   try {
     if (alg === "HS256") {
       if (!env.JWT_SECRET) throw problems.unauthorized("HS256 tokens are not accepted by this deployment");
-      ({ payload } = await jwtVerify(token, await hs256Key(env.JWT_SECRET), { ...options, algorithms: ["HS256"] }));
+      ({ payload } = await jwtVerify(token, await hmacKeyOf(env.JWT_SECRET), { ...options, algorithms: ["HS256"] }));
     } else if (alg && ASYMMETRIC.includes(alg)) {
       const keys = keySetFor(env);
       if (!keys) throw problems.unauthorized(`${alg} tokens are not accepted: no identity provider keys are configured`);

@@ -1,9 +1,8 @@
-import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { createRoute, z } from "@hono/zod-openapi";
 import { problemResponses } from "../../schema/api/common.ts";
 import { FileKindParam, SignedQuery } from "../../schema/api/images.ts";
 import { checkSignature } from "../auth/signed-url.ts";
 import { router } from "../http/router.ts";
-import type { AppEnv } from "../env.ts";
 import { principal } from "../http/middleware.ts";
 import { problems } from "../http/problem.ts";
 import { getBlob } from "../store/blobs.ts";

@@ -1,10 +1,10 @@
-import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { createRoute, z } from "@hono/zod-openapi";
 import { PageQuery, pageOf, problemResponses, ProjectIdParam } from "../../schema/api/common.ts";
 import { ImageDetailSchema, ImageIdParam, ImageSummarySchema, IngestForm, SegmentsInfoInput } from "../../schema/api/images.ts";
 import type { ImageRow } from "../../schema/tables.ts";
 import { decodeCursor, encodeCursor } from "../domain/ids.ts";
 import { router } from "../http/router.ts";
-import type { AppEnv, Env } from "../env.ts";
+import type { Env } from "../env.ts";
 import { zodProblem } from "../http/errors.ts";
 import { limitBody, principal, requireContentType } from "../http/middleware.ts";
 import { problems } from "../http/problem.ts";

@@ -1,6 +1,5 @@
-import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { createRoute, z } from "@hono/zod-openapi";
 import { router } from "../http/router.ts";
-import type { AppEnv } from "../env.ts";
 
 /** Health, the OpenAPI document and the docs page: the only routes that need no token. */
 export const metaRoutes = router();

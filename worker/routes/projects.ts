@@ -1,4 +1,4 @@
-import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { createRoute, z } from "@hono/zod-openapi";
 import { ProjectCreate, ProjectDetailSchema, ProjectPatch, ProjectSchema } from "../../schema/api/projects.ts";
 import { PageQuery, pageOf, problemResponses, ProjectIdParam } from "../../schema/api/common.ts";
 import { ProjectSettingsSchema } from "../../schema/project-settings.ts";
@@ -7,7 +7,6 @@ import { COCO_PANOPTIC_CATEGORIES } from "../domain/coco-categories.ts";
 import { decodeCursor, encodeCursor, newProjectId } from "../domain/ids.ts";
 import { mergePatch } from "../domain/merge-patch.ts";
 import { router } from "../http/router.ts";
-import type { AppEnv } from "../env.ts";
 import { zodProblem } from "../http/errors.ts";
 import { principal, requireContentType } from "../http/middleware.ts";
 import { Problem, problems } from "../http/problem.ts";

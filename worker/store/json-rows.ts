@@ -14,9 +14,18 @@ export function jsonObjectOf(table: Table, alias: string, extra: Record<string, 
 
 /** Turns a `jsonObjectOf` object back into the table's row type, through each column's own mapping. */
 export function fromJsonObject<T extends Table>(table: T, row: Record<string, unknown>): T["$inferSelect"] {
+  return mapColumns(table, row, row, (key) => key);
+}
+
+/** A row as D1 returns it (keyed by database column names) in the table's row type. */
+export function fromDriverRow<T extends Table>(table: T, raw: Record<string, unknown>): T["$inferSelect"] {
+  return mapColumns(table, raw, {}, (_key, name) => name);
+}
+
+function mapColumns<T extends Table>(table: T, from: Record<string, unknown>, into: Record<string, unknown>, field: (key: string, name: string) => string): T["$inferSelect"] {
   for (const [key, col] of Object.entries(getTableColumns(table))) {
-    const value = row[key];
-    row[key] = value === null || value === undefined ? null : col.mapFromDriverValue(value);
+    const value = from[field(key, col.name)];
+    into[key] = value === null || value === undefined ? null : col.mapFromDriverValue(value);
   }
-  return row as T["$inferSelect"];
+  return into as T["$inferSelect"];
 }

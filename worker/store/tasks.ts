@@ -5,7 +5,7 @@ import { NORMAL_PRIORITY } from "../domain/lease.ts";
 import type { Db } from "./db.ts";
 import type { SegmentWithCategory } from "./images.ts";
 import { groupCommit, type GroupCommit } from "./group-commit.ts";
-import { fromJsonObject, jsonObjectOf } from "./json-rows.ts";
+import { fromDriverRow, fromJsonObject, jsonObjectOf } from "./json-rows.ts";
 
 export const newTaskId = () => `tsk_${ulid()}`;
 
@@ -177,17 +177,11 @@ export interface ClaimOutcome {
 
 type TaskWithImage = TaskRow & { imageJson: string | null; segmentsJson: string };
 
-const taskColumns = Object.entries(getTableColumns(tasks));
-
-/** A task row as D1 returns it (database column names) in the shape Drizzle reads it. */
-function taskWithImageOf(raw: Record<string, unknown>): TaskWithImage {
-  const row: Record<string, unknown> = { imageJson: raw.imageJson, segmentsJson: raw.segmentsJson };
-  for (const [key, col] of taskColumns) {
-    const value = raw[col.name];
-    row[key] = value === null || value === undefined ? null : col.mapFromDriverValue(value);
-  }
-  return row as TaskWithImage;
-}
+const taskWithImageOf = (raw: Record<string, unknown>): TaskWithImage => ({
+  ...fromDriverRow(tasks, raw),
+  imageJson: raw.imageJson as string | null,
+  segmentsJson: raw.segmentsJson as string,
+});
 
 function claimedOf(row: TaskWithImage | undefined): Claimed | null {
   if (!row?.imageJson) return null;
