@@ -81,6 +81,8 @@ export default defineConfig(async () => {
                   TEST_IDP_PRIVATE_JWKS: idp.privateJwks,
                   TEST_JWKS_URL: jwksUrl,
                   MOCK_VLM_URL: mockVlm.url,
+                  // D1's statements per invocation: the paid plan's 1,000, or the free plan's 50 with GROUNDWORK_D1_LIMIT=50.
+                  D1_STATEMENT_LIMIT: process.env.GROUNDWORK_D1_LIMIT ?? "1000",
                 },
               },
             }),

@@ -12,6 +12,7 @@ import { taskRoutes } from "./routes/tasks.ts";
 import { imageRoutes } from "./routes/images.ts";
 import { DOCS_HTML, metaRoutes } from "./routes/meta.ts";
 import { projectRoutes } from "./routes/projects.ts";
+import { currentInvocation } from "./store/statement-budget.ts";
 
 const OPENAPI_INFO = {
   openapi: "3.1.0",
@@ -34,6 +35,9 @@ export function buildApp() {
     c.set("requestId", c.req.header("cf-ray") ?? crypto.randomUUID());
     await next();
     c.header("X-Request-Id", c.get("requestId"));
+    const invocation = currentInvocation();
+    // The D1 statements this request sent so far (a streamed body may send more after this).
+    if (invocation) c.header("Server-Timing", `d1;desc="${invocation.statements} statements"`, { append: true });
   });
   app.use("*", corsFromEnv());
   app.use("/v1/*", authenticate);

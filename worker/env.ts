@@ -30,6 +30,11 @@ export interface Env {
 
   /** Comma-separated origins allowed to call the API from a browser. */
   CORS_ORIGINS?: string;
+  /**
+   * The most D1 statements one invocation may send (1000 on the paid plan, 50 on the free one).
+   * Set for tests and `wrangler dev`, where nothing else enforces it; production D1 does itself.
+   */
+  D1_STATEMENT_LIMIT?: string;
   MAX_UPLOAD_BYTES?: string;
 }
 

@@ -4,6 +4,7 @@ import { useBundledJpegCodec } from "./imaging/jpeg-wasm.worker.ts";
 import { consumeDeadLetters } from "./jobs/dead-letters.ts";
 import { consumeDraftBatch } from "./jobs/draft-queue.ts";
 import { dbOf } from "./store/db.ts";
+import { countStatements, withStatementBudget } from "./store/statement-budget.ts";
 import { reopenExpired } from "./store/tasks.ts";
 
 // The mozjpeg modules bundled with the Worker; instantiated on the first JPEG decode or encode.
@@ -11,14 +12,22 @@ useBundledJpegCodec();
 
 const app = buildApp();
 
+// Every invocation counts its D1 statements (and, where D1_STATEMENT_LIMIT is set, keeps to it).
 export default {
-  fetch: app.fetch,
+  fetch(request, env, ctx) {
+    countStatements(env.DB);
+    return withStatementBudget(`${request.method} ${new URL(request.url).pathname}`, env.D1_STATEMENT_LIMIT, () => app.fetch(request, env, ctx));
+  },
   /** The sweep: expired leases back to the queue (claims also take expired ones on their second try). */
   async scheduled(_controller, env, _ctx) {
-    await reopenExpired(dbOf(env.DB), Date.now());
+    countStatements(env.DB);
+    await withStatementBudget("scheduled", env.D1_STATEMENT_LIMIT, () => reopenExpired(dbOf(env.DB), Date.now()));
   },
   async queue(batch, env, _ctx) {
-    if (batch.queue.endsWith("-dlq")) await consumeDeadLetters(batch as MessageBatch<DeadDraftMessage>, env);
-    else await consumeDraftBatch(batch as MessageBatch<DraftQueueMessage>, env);
+    countStatements(env.DB);
+    await withStatementBudget(`queue ${batch.queue}`, env.D1_STATEMENT_LIMIT, async () => {
+      if (batch.queue.endsWith("-dlq")) await consumeDeadLetters(batch as MessageBatch<DeadDraftMessage>, env);
+      else await consumeDraftBatch(batch as MessageBatch<DraftQueueMessage>, env);
+    });
   },
 } satisfies ExportedHandler<Env, DraftQueueMessage | DeadDraftMessage>;
