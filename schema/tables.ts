@@ -17,6 +17,8 @@ export const projects = sqliteTable("projects", {
   version: integer("version").notNull().default(1),
   /** Kept in the same batch as each ingest so listings and reports never count rows. */
   imageCount: integer("image_count").notNull().default(0),
+  /** Fresh for every change: the rest of a change's batch is guarded by it, so only the writer that won applies it. */
+  writeId: text("write_id"),
   createdBy: text("created_by").notNull(),
   createdAt: integer("created_at").notNull(),
   updatedAt: integer("updated_at").notNull(),
@@ -417,10 +419,28 @@ export const regionTexts = sqliteTable(
     submissionId: text("submission_id"),
     agreement: real("agreement"),
     version: integer("version").notNull(),
+    /** Fresh for every adjudication: its record and the stale marks are guarded by it, so a writer that lost the race leaves nothing. */
+    writeId: text("write_id"),
     updatedBy: text("updated_by").notNull(),
     updatedAt: integer("updated_at").notNull(),
   },
   (t) => [primaryKey({ columns: [t.imageId, t.segmentId] })],
+);
+
+/**
+ * Images whose round 1 may have become complete: written in the batch of every accept, removed by
+ * the consolidation that follows. What a failure between the two leaves here, the cron sweep
+ * consolidates. `marker` is the last accept's: a consolidation removes only the marker it read.
+ */
+export const consolidationsDue = sqliteTable(
+  "consolidations_due",
+  {
+    imageId: text("image_id").primaryKey(),
+    marker: text("marker").notNull(),
+    subject: text("subject").notNull(),
+    at: integer("at").notNull(),
+  },
+  (t) => [index("consolidations_due_at").on(t.at)],
 );
 
 export const adjudications = sqliteTable(
