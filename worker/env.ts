@@ -27,6 +27,8 @@ export interface Env {
   /** HMAC key for short-lived signed file URLs; falls back to JWT_SECRET. */
   URL_SIGNING_SECRET?: string;
   SIGNED_URL_TTL_SECONDS?: string;
+  /** HMAC key that keyed claims derive lease tokens with; falls back to URL_SIGNING_SECRET, then JWT_SECRET. */
+  LEASE_SECRET?: string;
 
   /** Comma-separated origins allowed to call the API from a browser. */
   CORS_ORIGINS?: string;

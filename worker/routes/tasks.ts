@@ -17,7 +17,7 @@ import { getImage, isUniqueViolation } from "../store/images.ts";
 import { getProjectForClaims } from "../store/projects.ts";
 import { getSubmission, submissionOfTask } from "../store/submissions.ts";
 import { claimWithImage, getTask, heartbeat, heldWithToken, recordStart, release } from "../store/tasks.ts";
-import { cacheKey } from "../domain/cache-key.ts";
+import { keyedLeaseToken, leaseSecret } from "../auth/lease-token.ts";
 import { ANY_ROLE, projectFor } from "./guards.ts";
 import { leaseJson, submissionJson } from "./shape-tasks.ts";
 
@@ -64,8 +64,8 @@ taskRoutes.openapi(next, async (c) => {
   const project = await projectFor(db, me, projectId, ANY_ROLE, "claim tasks", getProjectForClaims);
   requireRole(me, kind === "edit" ? ["annotator", "lead", "admin"] : ["reviewer", "lead", "admin"], `claim ${kind} tasks`);
 
-  // With a key the lease token is derived from it, so a retry finds the lease its first attempt took.
-  const token = key ? await cacheKey({ claim: key, subject: me.subject, projectId, round, kind }) : crypto.randomUUID();
+  // With a key the lease token is derived from it (keyed with a server secret), so a retry finds the lease its first attempt took.
+  const token = key ? await keyedLeaseToken(leaseSecret(c.env), { key, subject: me.subject, projectId, round, kind }) : crypto.randomUUID();
   const claim = {
     projectId,
     round,
@@ -125,7 +125,7 @@ taskRoutes.openapi(beat, async (c) => {
   const db = dbOf(c.env.DB);
   const { task, project } = await taskFor(db, c, taskId);
   const now = Date.now();
-  const extended = await heartbeat(db, task.id, lease_token, now, project.settings.leaseSeconds * 1000);
+  const extended = await heartbeat(db, task.id, principal(c).subject, lease_token, now, project.settings.leaseSeconds * 1000);
   if (!extended) throw leaseProblem(task, lease_token, now);
   return c.json({ task_id: task.id, status: extended.status, lease_expires_at: new Date(extended.leaseExpires!).toISOString() }, 200);
 });
@@ -149,7 +149,7 @@ taskRoutes.openapi(giveBack, async (c) => {
   const { lease_token } = c.req.valid("json");
   const db = dbOf(c.env.DB);
   const { task } = await taskFor(db, c, taskId);
-  const released = await release(db, task.id, lease_token, Date.now());
+  const released = await release(db, task.id, principal(c).subject, lease_token, Date.now());
   if (!released) throw leaseProblem(task, lease_token, Date.now());
   return c.json({ task_id: task.id, status: released.status, lease_expires_at: null }, 200);
 });

@@ -233,12 +233,12 @@ export async function getTask(db: Db, id: string): Promise<TaskRow | undefined> 
   return db.select().from(tasks).where(eq(tasks.id, id)).get();
 }
 
-/** Extends a live lease held with `token`; undefined when it expired or is not the caller's. */
-export async function heartbeat(db: Db, id: string, token: string, now: number, leaseMs: number): Promise<TaskRow | undefined> {
+/** Extends a live lease that `owner` holds with `token`; undefined when it expired or is not theirs. */
+export async function heartbeat(db: Db, id: string, owner: string, token: string, now: number, leaseMs: number): Promise<TaskRow | undefined> {
   return db
     .update(tasks)
     .set({ leaseExpires: now + leaseMs })
-    .where(and(eq(tasks.id, id), eq(tasks.leaseToken, token), eq(tasks.status, "leased"), sql`${tasks.leaseExpires} >= ${now}`))
+    .where(and(eq(tasks.id, id), eq(tasks.leaseToken, token), eq(tasks.leaseOwner, owner), eq(tasks.status, "leased"), sql`${tasks.leaseExpires} >= ${now}`))
     .returning()
     .get();
 }
@@ -246,11 +246,12 @@ export async function heartbeat(db: Db, id: string, token: string, now: number, 
 const reopened = (now: number) =>
   ({ status: "open", leaseOwner: null, leaseToken: null, leaseExpires: null, leasedAt: null, startKey: null, startSource: null, updatedAt: now }) as const;
 
-export async function release(db: Db, id: string, token: string, now: number): Promise<TaskRow | undefined> {
+/** Hands back a lease that `owner` holds with `token`: a token alone, however it was learnt, is not enough. */
+export async function release(db: Db, id: string, owner: string, token: string, now: number): Promise<TaskRow | undefined> {
   return db
     .update(tasks)
     .set(reopened(now))
-    .where(and(eq(tasks.id, id), eq(tasks.leaseToken, token), eq(tasks.status, "leased")))
+    .where(and(eq(tasks.id, id), eq(tasks.leaseToken, token), eq(tasks.leaseOwner, owner), eq(tasks.status, "leased")))
     .returning()
     .get();
 }
