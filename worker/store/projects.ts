@@ -74,7 +74,8 @@ export interface ProjectChanges {
 
 /**
  * Applies a change only if the project is still at `expectedVersion`. The category replacement is
- * guarded by the bumped version inside the same batch, so a lost race changes nothing at all.
+ * guarded by this change's own write id, set by the update in the same batch: a writer that lost
+ * the race (its update matched nothing) cannot satisfy it, so it changes nothing at all.
  */
 export async function updateProject(
   db: Db,
@@ -85,19 +86,18 @@ export async function updateProject(
   cats: readonly NewCategory[] | undefined,
   now: number,
 ): Promise<boolean> {
+  const writeId = crypto.randomUUID();
   const update = db
     .update(projects)
-    .set({ ...changes, version: expectedVersion + 1, updatedAt: now })
+    .set({ ...changes, version: expectedVersion + 1, writeId, updatedAt: now })
     .where(and(eq(projects.id, id), eq(projects.version, expectedVersion)))
     .returning({ id: projects.id });
+  forgetProject(id);
   if (!cats) {
-    forgetProject(id);
     const rows = await update.all();
     return rows.length === 1;
   }
-  forgetProject(id);
-  const version = expectedVersion + 1;
-  const guard = sql`EXISTS (SELECT 1 FROM projects WHERE id = ${id} AND version = ${version})`;
+  const guard = sql`EXISTS (SELECT 1 FROM projects WHERE id = ${id} AND write_id = ${writeId})`;
   const statements = [
     rawStatement(d1, update.toSQL()),
     rawStatement(d1, dialect.sqlToQuery(sql`DELETE FROM categories WHERE project_id = ${id} AND ${guard}`)),

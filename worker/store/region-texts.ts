@@ -14,15 +14,21 @@ export async function listAdjudications(db: Db, imageId: string) {
   return db.select().from(adjudications).where(eq(adjudications.imageId, imageId)).orderBy(asc(adjudications.id)).all();
 }
 
-/** A lead's override: the new text and its record land together; the version guards a lost update. */
+/**
+ * A lead's override: the new text and its record land together. The version guards a lost update,
+ * and the record and the stale marks are guarded by this write's own id, which only its own update
+ * can have set: a writer that lost the race leaves no record and marks nothing.
+ */
 export async function adjudicate(
   db: Db,
   a: { imageId: string; segmentId: number; text: string | null; previousText: string | null; reason: string | null; subject: string; expectedVersion: number; now: number },
 ): Promise<boolean> {
+  const writeId = crypto.randomUUID();
+  const mine = and(eq(regionTexts.imageId, a.imageId), eq(regionTexts.segmentId, a.segmentId), eq(regionTexts.writeId, writeId));
   const [updated] = await db.batch([
     db
       .update(regionTexts)
-      .set({ text: a.text, source: "adjudicated", version: sql`${regionTexts.version} + 1`, updatedBy: a.subject, updatedAt: a.now })
+      .set({ text: a.text, source: "adjudicated", version: sql`${regionTexts.version} + 1`, writeId, updatedBy: a.subject, updatedAt: a.now })
       .where(and(eq(regionTexts.imageId, a.imageId), eq(regionTexts.segmentId, a.segmentId), eq(regionTexts.version, a.expectedVersion)))
       .returning({ version: regionTexts.version }),
     db.insert(adjudications).select(
@@ -38,7 +44,7 @@ export async function adjudicate(
           at: sql<number>`${a.now}`.as("at"),
         })
         .from(regionTexts)
-        .where(and(eq(regionTexts.imageId, a.imageId), eq(regionTexts.segmentId, a.segmentId), eq(regionTexts.version, a.expectedVersion + 1))),
+        .where(mine),
     ),
     // Lineage: the final caption was built on the old text, so it is stale now, and listed for rework.
     db
@@ -47,7 +53,7 @@ export async function adjudicate(
       .where(
         and(
           eq(finalCaptions.imageId, a.imageId),
-          sql`EXISTS (SELECT 1 FROM region_texts WHERE image_id = ${a.imageId} AND segment_id = ${a.segmentId} AND version = ${a.expectedVersion + 1} AND updated_at = ${a.now})`,
+          sql`EXISTS (SELECT 1 FROM region_texts WHERE image_id = ${a.imageId} AND segment_id = ${a.segmentId} AND write_id = ${writeId})`,
         ),
       ),
   ]);
