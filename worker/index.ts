@@ -3,9 +3,8 @@ import type { DeadDraftMessage, DraftQueueMessage, Env } from "./env.ts";
 import { useBundledJpegCodec } from "./imaging/jpeg-wasm.worker.ts";
 import { consumeDeadLetters } from "./jobs/dead-letters.ts";
 import { consumeDraftBatch } from "./jobs/draft-queue.ts";
-import { dbOf } from "./store/db.ts";
 import { countStatements, withStatementBudget } from "./store/statement-budget.ts";
-import { reopenExpired } from "./store/tasks.ts";
+import { sweep } from "./jobs/sweep.ts";
 
 // The mozjpeg modules bundled with the Worker; instantiated on the first JPEG decode or encode.
 useBundledJpegCodec();
@@ -18,10 +17,10 @@ export default {
     countStatements(env.DB);
     return withStatementBudget(`${request.method} ${new URL(request.url).pathname}`, env.D1_STATEMENT_LIMIT, () => app.fetch(request, env, ctx));
   },
-  /** The sweep: expired leases back to the queue (claims also take expired ones on their second try). */
-  async scheduled(_controller, env, _ctx) {
+  /** The sweep: expired leases back to the queue (claims also take expired ones on their second try), deferred consolidations. */
+  async scheduled(controller, env, _ctx) {
     countStatements(env.DB);
-    await withStatementBudget("scheduled", env.D1_STATEMENT_LIMIT, () => reopenExpired(dbOf(env.DB), Date.now()));
+    await withStatementBudget("scheduled", env.D1_STATEMENT_LIMIT, () => sweep(env, Math.max(Date.now(), controller.scheduledTime)));
   },
   async queue(batch, env, _ctx) {
     countStatements(env.DB);

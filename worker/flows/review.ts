@@ -1,16 +1,13 @@
 import { and, eq, ne } from "drizzle-orm";
-import { consolidations, regionTexts, reviews, tasks, type FinalCaptionRow, type ImageRow, type ProjectRow, type ReviewRow, type SubmissionRow } from "../../schema/tables.ts";
+import { reviews, tasks, type FinalCaptionRow, type ImageRow, type ReviewRow, type SubmissionRow } from "../../schema/tables.ts";
 import { captionStats } from "../domain/coverage.ts";
 import { getFinalCaption } from "../store/captions.ts";
 import { listSegments } from "../store/images.ts";
 import { finalRegionTexts } from "../store/region-texts.ts";
-import { consolidateImage } from "../domain/consolidate.ts";
 import { ulid } from "../domain/ids.ts";
-import { editSlots, REWORK_PRIORITY } from "../domain/lease.ts";
-import { chunk, rowsPerInsert, type Db } from "../store/db.ts";
-import { isUniqueViolation } from "../store/images.ts";
-import { reviewOf, submissionsOfImage } from "../store/submissions.ts";
-import { editTaskRows, openTask, tasksOfImage } from "../store/tasks.ts";
+import { REWORK_PRIORITY } from "../domain/lease.ts";
+import type { Db } from "../store/db.ts";
+import { openTask } from "../store/tasks.ts";
 
 /**
  * The statements of a review: the review itself (one per submission; the unique index refuses a
@@ -63,50 +60,6 @@ export function reviewStatements(db: Db, submission: SubmissionRow, review: Revi
 
 export function newReview(submission: SubmissionRow, subject: string, decision: "accept" | "reject", reason: string | null, taskId: string | null, now: number): ReviewRow {
   return { id: `rev_${ulid(now)}`, submissionId: submission.id, taskId, imageId: submission.imageId, subject, decision, reason, at: now };
-}
-
-/**
- * When every edit slot of an image's round 1 has an accepted submission, its region texts become
- * final (the most central text per region, agreement recorded) and its round-2 tasks are created,
- * all in one batch. Safe to call after every accept: the consolidation's primary key lets exactly
- * one of two racing callers through.
- */
-export async function consolidateIfComplete(db: Db, image: ImageRow, project: ProjectRow, subject: string, now: number): Promise<boolean> {
-  const edits = await tasksOfImage(db, image.id, 1, "edit");
-  const live = edits.filter((t) => t.status !== "rejected");
-  if (live.length === 0 || live.some((t) => t.status !== "accepted")) return false;
-
-  const accepted = [];
-  for (const s of await submissionsOfImage(db, image.id, 1)) {
-    if (live.some((t) => t.id === s.taskId) && (await reviewOf(db, s.id))?.decision !== "reject") accepted.push(s);
-  }
-  if (accepted.length === 0) return false;
-  const result = consolidateImage(
-    accepted.map((s) => ({ submissionId: s.id, regions: Object.fromEntries(s.regions.map((r) => [r.segmentId, r.text])) })),
-  );
-  const finals = Object.entries(result.regions).map(([segmentId, r]) => ({
-    imageId: image.id,
-    segmentId: Number(segmentId),
-    text: r.text,
-    source: "consolidated" as const,
-    submissionId: r.chosen,
-    agreement: r.agreement,
-    version: 1,
-    updatedBy: subject,
-    updatedAt: now,
-  }));
-  const round2 = editTaskRows(image.projectId, image.id, 2, editSlots(2, image.imageSha256, project.settings.redundancy), now);
-  try {
-    await db.batch([
-      db.insert(consolidations).values({ imageId: image.id, round: 1, submissionIds: accepted.map((s) => s.id), agreement: accepted.length > 1 ? result.agreement : null, at: now }),
-      ...chunk(finals, rowsPerInsert(9)).map((part) => db.insert(regionTexts).values(part)),
-      ...chunk(round2, rowsPerInsert(22)).map((part) => db.insert(tasks).values(part)),
-    ]);
-  } catch (err) {
-    if (isUniqueViolation(err)) return false; // a concurrent accept consolidated it first
-    throw err;
-  }
-  return true;
 }
 
 /**

@@ -8,7 +8,7 @@ import { decodeCursor, encodeCursor, newProjectId } from "../domain/ids.ts";
 import { mergePatch } from "../domain/merge-patch.ts";
 import { router } from "../http/router.ts";
 import { zodProblem } from "../http/errors.ts";
-import { principal, requireContentType } from "../http/middleware.ts";
+import { limitBody, principal, requireContentType } from "../http/middleware.ts";
 import { Problem, problems } from "../http/problem.ts";
 import { dbOf } from "../store/db.ts";
 import { isUniqueViolation } from "../store/images.ts";
@@ -35,7 +35,7 @@ const create = createRoute({
   tags,
   security,
   summary: "Create a project",
-  middleware: [requireContentType("json")] as const,
+  middleware: [requireContentType("json"), limitBody("json")] as const,
   description: "Lead or admin. Categories default to the 133 COCO-panoptic categories; settings are validated whole.",
   request: { body: { required: true, content: { "application/json": { schema: ProjectCreate } } } },
   responses: {
@@ -58,6 +58,7 @@ projectRoutes.openapi(create, async (c) => {
     settings: body.settings,
     version: 1,
     imageCount: 0,
+    writeId: null,
     createdBy: me.subject,
     createdAt: now,
     updatedAt: now,
@@ -128,7 +129,7 @@ const patch = createRoute({
   tags,
   security,
   summary: "Change a project's name, settings (merge patch) or categories",
-  middleware: [requireContentType("json")] as const,
+  middleware: [requireContentType("json"), limitBody("json")] as const,
   description: "Lead or admin. Send the project's `version` as `If-Match` to refuse the change if someone else changed it first (412).",
   request: {
     params: ProjectIdParam,

@@ -2,9 +2,10 @@ import { createRoute } from "@hono/zod-openapi";
 import { problemResponses } from "../../schema/api/common.ts";
 import { IdempotencyHeader, ReviewCreate, ReviewSchema, SubmissionIdParam, SubmissionSchema } from "../../schema/api/tasks.ts";
 import { requireRole } from "../auth/access.ts";
-import { consolidateIfComplete, finalCaptionFor, newReview, reviewStatements } from "../flows/review.ts";
+import { consolidateAfterAccept, markConsolidationDue } from "../flows/consolidate.ts";
+import { finalCaptionFor, newReview, reviewStatements } from "../flows/review.ts";
 import { finalizeStatements } from "../store/captions.ts";
-import { principal, requireContentType } from "../http/middleware.ts";
+import { limitBody, principal, requireContentType } from "../http/middleware.ts";
 import { problems } from "../http/problem.ts";
 import { router } from "../http/router.ts";
 import { dbOf } from "../store/db.ts";
@@ -29,11 +30,11 @@ const create = createRoute({
     "Reviewer, lead or admin; not the submission's author. A rejection needs a reason and reopens the work for a different annotator, " +
     "starting from the rejected text with the reason shown. When every slot of an image's round 1 is accepted, its region texts are " +
     "consolidated and its round-2 tasks created. Needs an `Idempotency-Key`; one review per submission.",
-  middleware: [requireContentType("json")] as const,
+  middleware: [requireContentType("json"), limitBody("json")] as const,
   request: { params: SubmissionIdParam, headers: IdempotencyHeader, body: { required: true, content: { "application/json": { schema: ReviewCreate } } } },
   responses: {
     201: { description: "Recorded", content: { "application/json": { schema: ReviewSchema } } },
-    ...problemResponses(400, 401, 403, 404, 409, 415),
+    ...problemResponses(400, 401, 403, 404, 409, 413, 415),
   },
 });
 
@@ -61,15 +62,17 @@ reviewRoutes.openapi(create, async (c) => {
   const answer = reviewJson(review);
   // An accepted round-2 caption becomes final in the same batch as the review that accepts it.
   const finalize = review.decision === "accept" && submission.round === 2 ? finalizeStatements(db, await finalCaptionFor(db, image, submission, now)) : [];
+  // An accepted round-1 submission may complete its image: the batch that accepts it says so.
+  const due = review.decision === "accept" && submission.round === 1 ? [markConsolidationDue(db, image.id, me.subject, now)] : [];
   try {
-    await db.batch([...reviewStatements(db, submission, review, now), ...finalize, rememberAnswer(db, me.subject, key, route, hash, 201, answer, now)]);
+    await db.batch([...reviewStatements(db, submission, review, now), ...finalize, ...due, rememberAnswer(db, me.subject, key, route, hash, 201, answer, now)]);
   } catch (err) {
     if (!isUniqueViolation(err)) throw err;
     const again = await replayFor(db, me.subject, key, route, hash);
     if (again) return c.json(again.body as never, again.status as 201);
     throw problems.conflict(`submission ${submission.id} was already reviewed`);
   }
-  if (review.decision === "accept" && submission.round === 1) await consolidateIfComplete(db, image, project, me.subject, Date.now());
+  if (due.length) await consolidateAfterAccept(db, image, project, me.subject);
   c.header("Location", `/v1/submissions/${submission.id}`);
   return c.json(answer, 201);
 });

@@ -5,9 +5,10 @@ import type { TaskRow } from "../../schema/tables.ts";
 import { requireRole } from "../auth/access.ts";
 import { chooseStart, startTexts } from "../flows/start-text.ts";
 import { buildSubmission, submitStatements } from "../flows/submit.ts";
-import { consolidateIfComplete, finalCaptionFor } from "../flows/review.ts";
+import { consolidateAfterAccept, markConsolidationDue } from "../flows/consolidate.ts";
+import { finalCaptionFor } from "../flows/review.ts";
 import { finalizeStatements } from "../store/captions.ts";
-import { principal, requireContentType } from "../http/middleware.ts";
+import { emptyBodyAsJson, limitBody, principal, requireContentType } from "../http/middleware.ts";
 import { Problem, problems } from "../http/problem.ts";
 import { router } from "../http/router.ts";
 import { dbOf, type Db } from "../store/db.ts";
@@ -41,17 +42,19 @@ const next = createRoute({
     "Edit tasks go to annotators, review tasks to reviewers (leads and admins may take both). The lease carries the image, its " +
     "set-of-marks render, the regions with their mark numbers and the texts to start from. Nobody gets two tasks of one image in a " +
     "round, nor reviews their own work; expired leases come back to the queue. With an `Idempotency-Key`, a retried claim " +
-    "(say, after a lost response) returns the lease the first attempt took instead of taking a second task.",
-  middleware: [requireContentType("json")] as const,
+    "(say, after a lost response) returns the lease the first attempt took instead of taking a second task. The body is optional: " +
+    "an empty one claims with the defaults (round 1, kind edit).",
+  // The size is checked first because an empty body of unknown length has to be read to be known empty.
+  middleware: [limitBody("json"), emptyBodyAsJson(), requireContentType("json")] as const,
   request: {
     params: ProjectIdParam,
     headers: z.object({ "idempotency-key": z.string().min(1).max(200).optional() }),
-    body: { required: true, content: { "application/json": { schema: ClaimRequest } } },
+    body: { required: false, content: { "application/json": { schema: ClaimRequest } } },
   },
   responses: {
     200: { description: "A lease", headers: ClaimHeaders, content: { "application/json": { schema: LeaseSchema } } },
     204: { description: "Nothing available to this person right now", headers: ClaimHeaders },
-    ...problemResponses(400, 401, 403, 404, 415, 503),
+    ...problemResponses(400, 401, 403, 404, 413, 415, 503),
   },
 });
 
@@ -111,11 +114,11 @@ const beat = createRoute({
   tags,
   security,
   summary: "Extend a live lease by the project's lease duration",
-  middleware: [requireContentType("json")] as const,
+  middleware: [requireContentType("json"), limitBody("json")] as const,
   request: { params: TaskIdParam, body: { required: true, content: { "application/json": { schema: LeaseTokenBody } } } },
   responses: {
     200: { description: "Extended", content: { "application/json": { schema: LeaseStatus } } },
-    ...problemResponses(400, 401, 403, 404, 409, 415),
+    ...problemResponses(400, 401, 403, 404, 409, 413, 415),
   },
 });
 
@@ -125,8 +128,10 @@ taskRoutes.openapi(beat, async (c) => {
   const db = dbOf(c.env.DB);
   const { task, project } = await taskFor(db, c, taskId);
   const now = Date.now();
-  const extended = await heartbeat(db, task.id, principal(c).subject, lease_token, now, project.settings.leaseSeconds * 1000);
-  if (!extended) throw leaseProblem(task, lease_token, now);
+  const subject = principal(c).subject;
+  const extended = await heartbeat(db, task.id, subject, lease_token, now, project.settings.leaseSeconds * 1000);
+  // Read again: what refused the update may have happened after the read above.
+  if (!extended) throw leaseProblem((await getTask(db, task.id)) ?? task, subject, lease_token, now);
   return c.json({ task_id: task.id, status: extended.status, lease_expires_at: new Date(extended.leaseExpires!).toISOString() }, 200);
 });
 
@@ -136,11 +141,11 @@ const giveBack = createRoute({
   tags,
   security,
   summary: "Hand a leased task back to the queue (for someone else)",
-  middleware: [requireContentType("json")] as const,
+  middleware: [requireContentType("json"), limitBody("json")] as const,
   request: { params: TaskIdParam, body: { required: true, content: { "application/json": { schema: LeaseTokenBody } } } },
   responses: {
     200: { description: "Released", content: { "application/json": { schema: LeaseStatus } } },
-    ...problemResponses(400, 401, 403, 404, 409, 415),
+    ...problemResponses(400, 401, 403, 404, 409, 413, 415),
   },
 });
 
@@ -149,8 +154,9 @@ taskRoutes.openapi(giveBack, async (c) => {
   const { lease_token } = c.req.valid("json");
   const db = dbOf(c.env.DB);
   const { task } = await taskFor(db, c, taskId);
-  const released = await release(db, task.id, principal(c).subject, lease_token, Date.now());
-  if (!released) throw leaseProblem(task, lease_token, Date.now());
+  const subject = principal(c).subject;
+  const released = await release(db, task.id, subject, lease_token, Date.now());
+  if (!released) throw leaseProblem((await getTask(db, task.id)) ?? task, subject, lease_token, Date.now());
   return c.json({ task_id: task.id, status: released.status, lease_expires_at: null }, 200);
 });
 
@@ -162,10 +168,11 @@ const submit = createRoute({
   summary: "Submit a leased task: round 1, one entry per segment; round 2, one grounded caption",
   description:
     "Round 1: each region is `accepted` (the start text unchanged), `edited`, `rewritten`, or `skipped` with a reason. Round 2: the " +
-    "caption in canonical form (`caption`) or inline (`inline`); every grounding must point at a segment of the image, coverage is " +
+    "caption in canonical form (`caption`) or inline (`inline`: segment ids as `<3,5:two dogs>`, or mark numbers as `<#3,#5:two dogs>`); " +
+    "every grounding must point at a segment of the image, coverage is " +
     "computed, and the project's rule on ungrounded things applies. The server stores the submission whole with what it started " +
     "from and computes the edit effort and time. Needs the live lease and an `Idempotency-Key`; a retry returns the first answer.",
-  middleware: [requireContentType("json")] as const,
+  middleware: [requireContentType("json"), limitBody("json")] as const,
   request: {
     params: TaskIdParam,
     headers: IdempotencyHeader,
@@ -196,7 +203,7 @@ taskRoutes.openapi(submit, async (c) => {
     if (existing) throw problems.conflict(`this task was already submitted (${existing.id})`, { submission_id: existing.id });
   }
   if (task.status !== "leased" || task.leaseToken !== body.lease_token || task.leaseOwner !== me.subject || (task.leaseExpires ?? 0) < now) {
-    throw leaseProblem(task, body.lease_token, now);
+    throw leaseProblem(task, me.subject, body.lease_token, now);
   }
   if (task.kind !== "edit") throw problems.conflict("review tasks are answered with POST /v1/submissions/{submissionId}/reviews");
 
@@ -205,10 +212,12 @@ taskRoutes.openapi(submit, async (c) => {
   const answer = submissionJson(row, undefined);
   // Without review an accepted round-2 caption is final at once, in the same batch.
   const finalize = !project.settings.review.required && task.round === 2 ? finalizeStatements(db, await finalCaptionFor(db, image, row, now)) : [];
+  // Accepted as it arrives, a round-1 submission may complete its image: the same batch says so.
+  const due = !project.settings.review.required && task.round === 1 ? [markConsolidationDue(db, image.id, me.subject, now)] : [];
   try {
-    await db.batch([...submitStatements(db, project, task, row, now), ...finalize, rememberAnswer(db, me.subject, key, route, hash, 201, answer, now)]);
+    await db.batch([...submitStatements(db, project, task, row, now), ...finalize, ...due, rememberAnswer(db, me.subject, key, route, hash, 201, answer, now)]);
   } catch (err) {
-    if (String(err).includes("lease_not_held")) throw leaseProblem((await getTask(db, task.id)) ?? task, body.lease_token, Date.now());
+    if (String(err).includes("lease_not_held")) throw leaseProblem((await getTask(db, task.id)) ?? task, me.subject, body.lease_token, Date.now());
     if (isUniqueViolation(err)) {
       const again = await replayFor(db, me.subject, key, route, hash);
       if (again) return c.json(again.body as never, again.status as 201);
@@ -216,7 +225,7 @@ taskRoutes.openapi(submit, async (c) => {
     }
     throw err;
   }
-  if (!project.settings.review.required && task.round === 1) await consolidateIfComplete(db, image, project, me.subject, Date.now());
+  if (due.length) await consolidateAfterAccept(db, image, project, me.subject);
   c.header("Location", `/v1/submissions/${row.id}`);
   return c.json(answer, 201);
 });
@@ -228,12 +237,16 @@ async function taskFor(db: Db, c: Parameters<typeof principal>[0], taskId: strin
   return { task, project };
 }
 
-/** Why a lease-bound call was refused, as precisely as the task's state tells. */
-function leaseProblem(task: TaskRow, token: string, now: number): Problem {
-  let detail: string;
-  if (task.leaseToken !== token) detail = task.status === "leased" ? "this lease is no longer yours: the task was reclaimed by someone else" : `the task is ${task.status}, not leased with this token`;
-  else if (task.status !== "leased") detail = `the task is ${task.status}`;
-  else if ((task.leaseExpires ?? 0) < now) detail = "the lease has expired; claim a new task";
-  else detail = "the lease is held by another principal";
-  return new Problem(409, "lease-not-held", "Lease not held", detail, { task_id: task.id, task_status: task.status });
+/**
+ * Why a lease-bound call by `subject` was refused, as the task's state tells it: a caller who
+ * holds the lease but sent another token has a bug to fix, not a lease to mourn. `reason` lets a
+ * front end tell the cases apart without reading prose.
+ */
+function leaseProblem(task: TaskRow, subject: string, token: string, now: number): Problem {
+  const refuse = (reason: string, detail: string) => new Problem(409, "lease-not-held", "Lease not held", detail, { task_id: task.id, task_status: task.status, reason });
+  if (task.status !== "leased") return refuse("not-leased", `the task is not leased (it is ${task.status}); claim a new task`);
+  if (task.leaseOwner !== subject) return refuse("leased-by-someone-else", "the task is leased by someone else");
+  if (task.leaseToken !== token) return refuse("token-mismatch", "you hold this lease, but lease_token does not match it: send the lease_token your claim returned");
+  if ((task.leaseExpires ?? 0) < now) return refuse("expired", "your lease has expired; claim a new task");
+  return refuse("changed", "the lease changed while this request ran; try again");
 }

@@ -17,8 +17,10 @@ export interface Invocation {
 }
 
 export class StatementLimitExceeded extends Error {
-  constructor(readonly invocation: Invocation) {
+  readonly invocation: Invocation;
+  constructor(invocation: Invocation) {
     super(`D1: more than ${invocation.limit} statements in one invocation (${invocation.label}); production D1 refuses this too`);
+    this.invocation = invocation;
   }
 }
 
