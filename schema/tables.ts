@@ -95,6 +95,20 @@ export const segments = sqliteTable(
   (t) => [primaryKey({ columns: [t.imageId, t.segmentId] })],
 );
 
+/**
+ * How many segments of a project's images use each category, kept in each ingest's batch: a
+ * category still in use must not be dropped, and asking must not scan every segment.
+ */
+export const categoryUsage = sqliteTable(
+  "category_usage",
+  {
+    projectId: text("project_id").notNull(),
+    categoryId: integer("category_id").notNull(),
+    segments: integer("segments").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.projectId, t.categoryId] })],
+);
+
 export type ProjectRow = typeof projects.$inferSelect;
 export type CategoryRow = typeof categories.$inferSelect;
 export type ImageRow = typeof images.$inferSelect;

@@ -14,7 +14,7 @@ import { dbOf } from "../store/db.ts";
 import { isUniqueViolation } from "../store/images.ts";
 import {
   categoriesInUse,
-  categoryCount,
+  categoryCounts,
   getProject,
   insertProject,
   listCategories,
@@ -97,7 +97,8 @@ projectRoutes.openapi(list, async (c) => {
   const db = dbOf(c.env.DB);
   const rows = await listProjects(db, principal(c), after, limit + 1);
   const page = rows.slice(0, limit);
-  const items = await Promise.all(page.map(async (p) => projectJson(p, await categoryCount(db, p.id))));
+  const counts = await categoryCounts(db, page.map((p) => p.id));
+  const items = page.map((p) => projectJson(p, counts.get(p.id) ?? 0));
   return c.json({ items, next_cursor: rows.length > limit ? encodeCursor(page[page.length - 1].id) : null }, 200);
 });
 

@@ -1,5 +1,5 @@
 import { and, asc, eq, gt, sql, type SQL } from "drizzle-orm";
-import { categories, images, projects, segments, tasks, type ImageRow, type SegmentRow, type TaskRow } from "../../schema/tables.ts";
+import { categories, categoryUsage, images, projects, segments, tasks, type ImageRow, type SegmentRow, type TaskRow } from "../../schema/tables.ts";
 import { chunk, rowsPerInsert, type Db } from "./db.ts";
 
 export async function getImage(db: Db, id: string): Promise<ImageRow | undefined> {
@@ -58,7 +58,7 @@ export function segmentsWhere(db: Db, projectId: string, imageCondition: SQL | u
     .orderBy(asc(segments.imageId), asc(segments.segmentId));
 }
 
-/** The image, its segments, its round-1 tasks and the project's image counter commit in one batch. */
+/** The image, its segments, its round-1 tasks and the project's counters commit in one batch. */
 export async function insertImage(db: Db, image: ImageRow, segs: readonly SegmentRow[], taskRows: readonly TaskRow[]): Promise<void> {
   const segmentInserts = chunk(segs, rowsPerInsert(13)).map((part) => db.insert(segments).values(part));
   const taskInserts = chunk(taskRows, rowsPerInsert(22)).map((part) => db.insert(tasks).values(part));
@@ -70,7 +70,21 @@ export async function insertImage(db: Db, image: ImageRow, segs: readonly Segmen
       .update(projects)
       .set({ imageCount: sql`${projects.imageCount} + 1` })
       .where(eq(projects.id, image.projectId)),
+    ...categoryUsageUpdate(db, image.projectId, segs),
   ]);
+}
+
+/** Counts added, not set: an upsert per category, a statement per 33 categories (one, for nearly every image). */
+function categoryUsageUpdate(db: Db, projectId: string, segs: readonly SegmentRow[]) {
+  const counts = new Map<number, number>();
+  for (const s of segs) counts.set(s.categoryId, (counts.get(s.categoryId) ?? 0) + 1);
+  const rows = [...counts].map(([categoryId, n]) => ({ projectId, categoryId, segments: n }));
+  return chunk(rows, rowsPerInsert(3)).map((part) =>
+    db
+      .insert(categoryUsage)
+      .values(part)
+      .onConflictDoUpdate({ target: [categoryUsage.projectId, categoryUsage.categoryId], set: { segments: sql`${categoryUsage.segments} + excluded.segments` } }),
+  );
 }
 
 export function isUniqueViolation(err: unknown): boolean {

@@ -1,6 +1,6 @@
 import { and, asc, eq, gt, or, sql } from "drizzle-orm";
 import { SQLiteSyncDialect } from "drizzle-orm/sqlite-core";
-import { categories, images, projects, segments, type CategoryRow, type ProjectRow } from "../../schema/tables.ts";
+import { categories, categoryUsage, projects, type CategoryRow, type ProjectRow } from "../../schema/tables.ts";
 import type { ProjectSettings } from "../../schema/project-settings.ts";
 import type { Principal } from "../env.ts";
 import { chunk, rowsPerInsert, type Db } from "./db.ts";
@@ -29,11 +29,6 @@ export async function getProjectForClaims(db: Db, id: string): Promise<ProjectRo
 
 export function forgetProject(id: string): void {
   recent.delete(id);
-}
-
-export async function categoryCount(db: Db, projectId: string): Promise<number> {
-  const row = await db.select({ n: sql<number>`count(*)` }).from(categories).where(eq(categories.projectId, projectId)).get();
-  return row?.n ?? 0;
 }
 
 export async function listCategories(db: Db, projectId: string): Promise<CategoryRow[]> {
@@ -125,15 +120,26 @@ function rawStatement(d1: D1Database, q: { sql: string; params: unknown[] }): D1
   return d1.prepare(q.sql).bind(...q.params);
 }
 
-/** Category ids in `candidates` that some ingested segment of the project still uses. */
+/** Category ids in `candidates` that some ingested segment of the project uses (from the ingest-time counts). */
 export async function categoriesInUse(db: Db, projectId: string, candidates: readonly number[]): Promise<number[]> {
   if (candidates.length === 0) return [];
   const rows = await db
-    .selectDistinct({ id: segments.categoryId })
-    .from(segments)
-    .innerJoin(images, eq(images.id, segments.imageId))
-          // One JSON parameter instead of one per id: D1 binds at most 100.
-      .where(and(eq(images.projectId, projectId), sql`${segments.categoryId} IN (SELECT value FROM json_each(${JSON.stringify(candidates)}))`))
+    .select({ id: categoryUsage.categoryId })
+    .from(categoryUsage)
+    // One JSON parameter instead of one per id: D1 binds at most 100.
+    .where(and(eq(categoryUsage.projectId, projectId), sql`${categoryUsage.categoryId} IN (SELECT value FROM json_each(${JSON.stringify(candidates)}))`, gt(categoryUsage.segments, 0)))
     .all();
   return rows.map((r) => r.id);
+}
+
+/** The number of categories of each project in `ids`, in one statement. */
+export async function categoryCounts(db: Db, ids: readonly string[]): Promise<Map<string, number>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db
+    .select({ projectId: categories.projectId, n: sql<number>`count(*)` })
+    .from(categories)
+    .where(sql`${categories.projectId} IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`)
+    .groupBy(categories.projectId)
+    .all();
+  return new Map(rows.map((r) => [r.projectId, r.n]));
 }

@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, lt } from "drizzle-orm";
+import { and, desc, eq, lt, sql } from "drizzle-orm";
 import { reviews, submissions, tasks, type ReviewRow, type SubmissionRow } from "../../schema/tables.ts";
 import type { Db } from "./db.ts";
 import { isLeased } from "./tasks.ts";
@@ -23,9 +23,10 @@ export async function reviewsOfImage(db: Db, imageId: string): Promise<ReviewRow
   return db.select().from(reviews).where(eq(reviews.imageId, imageId)).orderBy(reviews.at).all();
 }
 
-export async function reviewsFor(db: Db, submissionIds: string[]): Promise<ReviewRow[]> {
+/** The reviews of these submissions, in one statement whatever their number (one JSON parameter). */
+export async function reviewsFor(db: Db, submissionIds: readonly string[]): Promise<ReviewRow[]> {
   if (submissionIds.length === 0) return [];
-  return db.select().from(reviews).where(inArray(reviews.submissionId, submissionIds.slice(0, 90))).all();
+  return db.select().from(reviews).where(sql`${reviews.submissionId} IN (SELECT value FROM json_each(${JSON.stringify(submissionIds)}))`).all();
 }
 
 /** A person's own submissions, newest first, one page before `beforeId`. */
@@ -39,6 +40,9 @@ export async function submissionsBy(db: Db, subject: string, beforeId: string | 
     .all();
 }
 
+/** A person holds few leases at a time; the cap keeps a runaway client's listing bounded. */
+export const MAX_LISTED_LEASES = 100;
+
 export async function leasesOf(db: Db, subject: string) {
-  return db.select().from(tasks).where(and(eq(tasks.leaseOwner, subject), isLeased)).orderBy(tasks.id).all();
+  return db.select().from(tasks).where(and(eq(tasks.leaseOwner, subject), isLeased)).orderBy(tasks.id).limit(MAX_LISTED_LEASES).all();
 }
