@@ -2,6 +2,7 @@ import type { DraftCaption, DraftRow, ImageRow, ProjectRow, TaskRow } from "../.
 import type { SegmentWithCategory } from "../store/images.ts";
 import type { Env } from "../env.ts";
 import type { Db } from "../store/db.ts";
+import { getFinalCaption } from "../store/captions.ts";
 import { getDraft } from "../store/drafts.ts";
 import { finalRegionTexts } from "../store/region-texts.ts";
 import { getSubmission } from "../store/submissions.ts";
@@ -18,6 +19,8 @@ export interface StartText {
   key: string | null;
   note: string | null;
   texts: Map<number, string>;
+  /** Round-2 rework of a stale caption: the segments whose region text changed since the caption was made. */
+  changedSegments?: number[];
 }
 
 
@@ -27,7 +30,10 @@ export interface StartText {
  * claim never waits on the model.
  */
 export async function chooseStart(env: Env, db: Db, image: ImageRow, segments: SegmentWithCategory[], project: ProjectRow, task: TaskRow): Promise<StartText> {
-  if (task.reworkOf) return startTexts(db, image, segments, "rework", task.reworkOf, task.reworkReason);
+  if (task.reworkOf) {
+    const start = await startTexts(db, image, segments, "rework", task.reworkOf, task.reworkReason);
+    return task.round === 2 ? withRegionChanges(db, image, start, task.reworkOf, task.reworkReason) : start;
+  }
   if (task.round === 2) return chooseCaptionStart(env, db, image, project);
   // The template provider's texts are a pure function of the segments: nothing to read or write.
   if (project.settings.vlm.provider === "template") return { source: "template", key: null, note: null, texts: templateRegionTexts(image, segments) };
@@ -72,6 +78,20 @@ export async function startTexts(
     if (row) return fromDraft(row, image, segments);
   }
   return { source, key, note: null, texts: template };
+}
+
+/**
+ * Round-2 rework starts from the caption it reworks, beside the region texts as they are now. When
+ * that caption is the final one and went stale (a region was adjudicated since), the lease names
+ * the regions whose text changed, so the annotator knows what to bring the caption in line with.
+ */
+async function withRegionChanges(db: Db, image: ImageRow, start: StartText, reworkOf: string, reason: string | null): Promise<StartText> {
+  const [regions, final] = await Promise.all([finalRegionTexts(db, image.id), getFinalCaption(db, image.id)]);
+  const texts = new Map(regions.filter((r) => r.text !== null).map((r) => [r.segmentId, r.text!]));
+  if (!final || final.submissionId !== reworkOf || !final.stale) return { ...start, texts };
+  const changedSegments = regions.filter((r) => final.regionVersions[String(r.segmentId)] !== r.version).map((r) => r.segmentId);
+  const note = `the final caption (v${final.version}) is stale: ${reason ?? final.staleReason ?? "a region text changed"}; bring it in line with the current text of segment(s) ${changedSegments.join(", ")}`;
+  return { ...start, texts, note, changedSegments };
 }
 
 /** Round 2 starts from the merge draft: the model's, or the deterministic merge while it is missing. */

@@ -32,6 +32,7 @@ export async function leaseJson(env: Env, task: TaskRow, image: ImageRow, segmen
       key: start.key,
       note: start.note,
       texts: [...start.texts].map(([segment_id, text]) => ({ segment_id, text })),
+      ...(start.changedSegments ? { changed_segments: start.changedSegments } : {}),
     },
     ...(submission !== undefined ? { submission } : {}),
   };
