@@ -5,6 +5,7 @@ import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { writeDocsAssets } from "./scripts/docs-assets.ts";
 import { startMockVlm } from "./scripts/mock-vlm.ts";
 
 const root = import.meta.dirname;
@@ -55,6 +56,8 @@ async function serveJwks(jwks: string): Promise<string> {
 }
 
 export default defineConfig(async () => {
+  // The [assets] folder wrangler.toml names must exist before the pool reads that file (clean clones too).
+  writeDocsAssets();
   const idp = identityProviderKeys();
   const jwksUrl = await serveJwks(idp.jwks);
   // An OpenAI-compatible mock VLM on loopback (unref'd); test files isolate themselves by tenant.

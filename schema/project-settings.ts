@@ -34,6 +34,16 @@ const Vlm = z
     temperature: z.number().min(0).max(2).default(0.2),
     maxTokens: z.int().min(1).max(32768).default(1024),
     timeoutMs: z.int().min(1000).max(300_000).default(60_000),
+    draftWaitSeconds: z
+      .int()
+      .min(0)
+      .max(86_400)
+      .default(300)
+      .openapi({
+        description:
+          "With a model: how long an image's tasks wait out of the queue for its draft (requested at ingest), so claims start from the model's texts. " +
+          "Past it they open with template texts, flagged. 0: they open at once and a claim takes whatever draft is ready then.",
+      }),
   })
   .refine((v) => v.provider !== "openai" || (v.baseUrl !== undefined && v.model !== undefined), {
     message: "the openai provider needs baseUrl and model",

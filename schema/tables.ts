@@ -254,7 +254,8 @@ export type DraftRow = typeof drafts.$inferSelect;
 export type DraftJobRow = typeof draftJobs.$inferSelect;
 
 export type TaskKind = "edit" | "review";
-export type TaskStatus = "open" | "leased" | "submitted" | "accepted" | "rejected";
+/** `held`: waiting for the model's draft it will start from (see `holdUntil`), out of the queue until then. */
+export type TaskStatus = "held" | "open" | "leased" | "submitted" | "accepted" | "rejected";
 
 /**
  * One unit of work handed out by the lease engine: an edit slot of an image in a round, or the
@@ -285,9 +286,14 @@ export const tasks = sqliteTable(
     reworkReason: text("rework_reason"),
     leaseOwner: text("lease_owner"),
     leaseToken: text("lease_token"),
-    /** What the holder started from (set right after the claim): draft key and its source. */
+    /**
+     * What the work starts from: draft key and its source. Known before the claim for tasks that
+     * waited for their draft (and for template and rework tasks), else set right after it.
+     */
     startKey: text("start_key"),
     startSource: text("start_source"),
+    /** A held task opens when its draft is done, or at this time with the template texts, whichever comes first. */
+    holdUntil: integer("hold_until"),
     leaseExpires: integer("lease_expires"),
     leasedAt: integer("leased_at"),
     createdAt: integer("created_at").notNull(),
@@ -301,6 +307,8 @@ export const tasks = sqliteTable(
     index("tasks_lease_expiry").on(t.leaseExpires).where(sql`${t.status} = 'leased'`),
     index("tasks_image").on(t.imageId, t.round, t.kind),
     index("tasks_lease_owner").on(t.leaseOwner, t.id).where(sql`${t.status} = 'leased'`),
+    index("tasks_held_draft").on(t.startKey).where(sql`${t.status} = 'held'`),
+    index("tasks_held_until").on(t.holdUntil).where(sql`${t.status} = 'held'`),
   ],
 );
 
@@ -534,12 +542,29 @@ export const exportJobs = sqliteTable(
     filter: text("filter", { mode: "json" }).$type<{ split?: string; status: "final" | "stale" | "all"; since?: number }>().notNull(),
     status: text("status", { enum: ["queued", "running", "done", "failed"] }).notNull(),
     rows: integer("rows").notNull().default(0),
+    /** NDJSON lines written (`refer` writes one per span, so not one per image). */
+    lines: integer("lines").notNull().default(0),
     bytes: integer("bytes").notNull().default(0),
     sha256: text("sha256"),
     objectKey: text("object_key"),
     manifestKey: text("manifest_key"),
     configHash: text("config_hash"),
     error: text("error"),
+    // The checkpoint: a job is written a queue message at a time, each resuming where the last stopped.
+    /** Checkpoints taken so far; a message advances the job only from the one it read (compare-and-set). */
+    seq: integer("seq").notNull().default(0),
+    /** The last image id written. */
+    cursor: text("cursor"),
+    /** The R2 multipart upload of the file, once its first part is full. */
+    uploadId: text("upload_id"),
+    /** ETags of the parts uploaded so far, part n at index n − 1. */
+    parts: text("parts", { mode: "json" }).$type<string[]>().notNull().default(sql`'[]'`),
+    /** The R2 object holding the bytes after the last whole part, until the next part fills. */
+    carryKey: text("carry_key"),
+    /** The running SHA-256 of every byte written (domain/sha256.ts). */
+    hashState: text("hash_state"),
+    /** The most D1 statements of any queue invocation that moved the job on (the limit is per invocation). */
+    peakStatements: integer("peak_statements").notNull().default(0),
     createdBy: text("created_by").notNull(),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),

@@ -1,6 +1,7 @@
 import { notFound, onError } from "./http/errors.ts";
 import { router } from "./http/router.ts";
 import { authenticate, corsFromEnv } from "./http/middleware.ts";
+import { captionReworkRoutes } from "./routes/caption-rework.ts";
 import { captionRoutes } from "./routes/captions.ts";
 import { draftJobRoutes } from "./routes/draft-jobs.ts";
 import { exportRoutes } from "./routes/exports.ts";
@@ -10,7 +11,8 @@ import { historyRoutes } from "./routes/history.ts";
 import { reviewRoutes } from "./routes/reviews.ts";
 import { taskRoutes } from "./routes/tasks.ts";
 import { imageRoutes } from "./routes/images.ts";
-import { DOCS_HTML, metaRoutes } from "./routes/meta.ts";
+import { docsRoutes } from "./routes/docs.ts";
+import { metaRoutes } from "./routes/meta.ts";
 import { projectRoutes } from "./routes/projects.ts";
 import { currentInvocation } from "./store/statement-budget.ts";
 
@@ -42,7 +44,7 @@ export function buildApp() {
   app.use("*", corsFromEnv());
   app.use("/v1/*", authenticate);
 
-  for (const routes of [metaRoutes, projectRoutes, imageRoutes, fileRoutes, draftRoutes, draftJobRoutes, taskRoutes, reviewRoutes, historyRoutes, captionRoutes, exportRoutes]) app.route("/", routes);
+  for (const routes of [metaRoutes, projectRoutes, imageRoutes, fileRoutes, draftRoutes, draftJobRoutes, taskRoutes, reviewRoutes, historyRoutes, captionRoutes, captionReworkRoutes, exportRoutes]) app.route("/", routes);
 
   // Generated once per isolate, on first request, not per request.
   let document: string | undefined;
@@ -50,7 +52,7 @@ export function buildApp() {
     document ??= JSON.stringify(app.getOpenAPI31Document(OPENAPI_INFO));
     return c.body(document, 200, { "Content-Type": "application/json; charset=utf-8", "Cache-Control": "public, max-age=300" });
   });
-  app.get("/docs", (c) => c.html(DOCS_HTML));
+  app.route("/", docsRoutes);
 
   app.onError(onError);
   app.notFound(notFound);

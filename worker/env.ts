@@ -37,13 +37,16 @@ export interface Env {
    * Set for tests and `wrangler dev`, where nothing else enforces it; production D1 does itself.
    */
   D1_STATEMENT_LIMIT?: string;
+  /** Images per D1 page of an export (1–1000; default 100): a page costs five statements whatever its size. */
+  EXPORT_PAGE_IMAGES?: string;
   MAX_UPLOAD_BYTES?: string;
 }
 
 export type DraftQueueMessage =
   | { kind: "draft"; key: string; token: string; jobId: string | null }
   | { kind: "plan"; jobId: string; projectId: string; round: 1; after: string | null }
-  | { kind: "export"; jobId: string };
+  /** `seq`: the checkpoint the message continues from (absent in messages queued before checkpoints: the job's own). */
+  | { kind: "export"; jobId: string; seq?: number };
 
 export type DeadDraftMessage = DraftQueueMessage & { reason: string };
 

@@ -4,7 +4,10 @@ export const MAX_REGION_TEXT = 2000;
 
 export const ClaimRequest = z
   .strictObject({
-    round: z.union([z.literal(1), z.literal(2)]).default(1).openapi({ description: "1: edit region texts; 2: edit the merged, grounded caption." }),
+    round: z
+      .literal([1, 2], { error: "round must be 1 or 2" })
+      .default(1)
+      .openapi({ description: "1: edit region texts; 2: edit the merged, grounded caption." }),
     kind: z.enum(["edit", "review"]).default("edit"),
   })
   .openapi("ClaimRequest");
@@ -56,7 +59,14 @@ export const SubmissionCreate = z
       .min(1)
       .max(40_000)
       .optional()
-      .openapi({ description: "Round 2, instead of `caption`: the inline form, e.g. `A <3:man in a red jacket> walks <5,6:two dogs>.`" }),
+      .openapi({
+        description:
+          "Round 2, instead of `caption`: the inline form. Bare numbers are segment ids, as in `caption`: " +
+          "`A <3:man in a red jacket> walks <5,6:two dogs>.` Numbers written `#N` are mark numbers, the labels of the " +
+          "set-of-marks image (the lease's `regions[].mark`): `A <#1:man in a red jacket> walks <#2,#4:two dogs>.` One tag " +
+          "uses one kind; a mark that is not on the image is a 422 naming it. `\\<`, `\\>` and `\\\\` are a literal `<`, `>` and `\\`.",
+        example: "A <3:man in a red jacket> walks <5,6:two dogs> on <1:the beach>.",
+      }),
     missing_reasons: z
       .array(z.strictObject({ segment_id: z.int(), reason: z.string().trim().min(1).max(500) }))
       .max(1000)
@@ -103,13 +113,21 @@ export const LeaseSchema = z
     regions: z.array(Region),
     start: z.object({
       caption: z
-        .object({ text: z.string(), spans: z.array(z.object({ start: z.int(), end: z.int(), segment_ids: z.array(z.int()) })), inline: z.string() })
+        .object({
+          text: z.string(),
+          spans: z.array(z.object({ start: z.int(), end: z.int(), segment_ids: z.array(z.int()) })),
+          inline: z.string().openapi({ description: "The same caption inline; its numbers are segment ids." }),
+        })
         .optional()
         .openapi({ description: "Round 2: the caption to start from (the merge draft, or the rejected caption for rework)." }),
       source: z.enum(["vlm", "template", "template-fallback", "rework"]),
       key: z.string().nullable(),
       note: z.string().nullable().openapi({ description: "Why the texts are not the model's (fallback) or why the work came back (rework)." }),
       texts: z.array(z.object({ segment_id: z.int(), text: z.string() })),
+      changed_segments: z
+        .array(z.int())
+        .optional()
+        .openapi({ description: "Round-2 rework of a stale caption: the segments whose region text changed since the caption was made (their current texts are in `texts`)." }),
     }),
     submission: z.unknown().optional().openapi({ description: "Review tasks: the submission to review." }),
   })

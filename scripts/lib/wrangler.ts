@@ -1,6 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import { join } from "node:path";
+import { writeDocsAssets } from "../docs-assets.ts";
 import { ROOT } from "./dev-vars.ts";
 
 const WRANGLER = join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
@@ -30,6 +31,8 @@ export function applyLocalMigrations(stateDir?: string, quiet = false): void {
  * request makes, so it would weigh on the figures of the Worker itself.
  */
 export function startDevServer(port: number, stateDir?: string, quiet = false, { devTracing = true } = {}): ChildProcess {
+  // wrangler refuses to start without the [assets] folder, and /docs needs its files.
+  writeDocsAssets();
   return spawn(
     process.execPath,
     [WRANGLER, "dev", "--ip", "127.0.0.1", "--port", String(port), "--show-interactive-dev-session=false", ...persistArgs(stateDir)],

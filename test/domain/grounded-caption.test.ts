@@ -10,6 +10,7 @@ import {
   spansFromUtf16,
   spansToUtf16,
   toInline,
+  UnknownMarkError,
   utf16ToCodePoint,
   validateCaption,
   type GroundedCaption,
@@ -161,6 +162,70 @@ describe("parseInline", () => {
     const e = new CaptionError(7, "something");
     expect(e.message).toBe("something (at code point 7)");
     expect(e).toBeInstanceOf(Error);
+  });
+});
+
+describe("mark numbers in the inline form", () => {
+  // An image whose marks (1 = largest segment) are not its segment ids: mark 1 is segment 30, …
+  const segmentOfMark = new Map([
+    [1, 30],
+    [2, 10],
+    [3, 20],
+    [4, 7],
+  ]);
+
+  it("reads bare numbers as segment ids and #N as mark numbers, resolved through the image's marks", () => {
+    const markup = "A <#4:man> walks <#3,#1:two dogs> past <5:a tree>.";
+    const parsed = parseInline(markup);
+    expect(parsed.spans).toEqual([
+      { start: 2, end: 5, ids: [4], marks: { at: 3 } },
+      { start: 12, end: 20, ids: [1, 3], marks: { at: 18 } },
+      { start: 26, end: 32, ids: [5] },
+    ]);
+    const caption = captionFromInline(markup, segmentOfMark);
+    expect(caption.text).toBe("A man walks two dogs past a tree.");
+    expect(caption.spans.map((s) => s.segment_ids)).toEqual([[7], [20, 30], [5]]);
+    expect(phrases(caption)).toEqual(["man", "two dogs", "a tree"]);
+    // The same numbers without '#' are segment ids, whatever the marks say.
+    expect(captionFromInline("<3,1:two dogs>", segmentOfMark).spans[0].segment_ids).toEqual([1, 3]);
+    // Written back, a caption says segment ids: the #N form does not survive, its meaning does.
+    expect(toInline(caption)).toBe("A <7:man> walks <20,30:two dogs> past <5:a tree>.");
+    expect(captionFromInline(toInline(caption))).toEqual(caption);
+  });
+
+  it("tolerates spaces around marks and de-duplicates them", () => {
+    expect(captionFromInline("< #2 , #2,#1 :x>", segmentOfMark).spans).toEqual([{ start: 0, end: 1, segment_ids: [10, 30] }]);
+  });
+
+  it("names every mark that is not on the image", () => {
+    let error: unknown;
+    try {
+      captionFromInline("<#2:a> and <#9,#1:b> and <#12:c> and <#9:d>", segmentOfMark);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(UnknownMarkError);
+    expect(error).toBeInstanceOf(CaptionError);
+    const e = error as UnknownMarkError;
+    expect(e.marks).toEqual([9, 12]);
+    expect(e.position).toBe(12); // the id list of the first tag that names an unknown mark
+    expect(e.problem).toBe("marks #9, #12 are not on this image (its marks are #1 to #4)");
+    expect(() => captionFromInline("<#5:x>", segmentOfMark)).toThrow("mark #5 is not on this image (its marks are #1 to #4)");
+    expect(() => captionFromInline("<#0:x>", new Map([[2, 1], [5, 3]]))).toThrow("its marks are #2, #5");
+  });
+
+  it("refuses a tag that mixes the two kinds, a malformed mark, and marks with no map to resolve them", () => {
+    expect(errorOf("a <#3,5:dogs>")).toMatchObject({ position: 6, problem: expect.stringContaining("mixes mark numbers (#N) and segment ids") });
+    expect(errorOf("a <3, #5:dogs>")).toMatchObject({ position: 6, problem: expect.stringContaining("mixes") });
+    expect(errorOf("<#:dog>")).toMatchObject({ position: 1, problem: '"#" is not a mark number (write #N, e.g. #3)' });
+    expect(errorOf("<# 3:dog>")).toMatchObject({ position: 1, problem: expect.stringContaining("not a mark number") });
+    expect(errorOf("<##3:dog>")).toMatchObject({ position: 1, problem: expect.stringContaining("not a mark number") });
+    expect(errorOf("<3#:dog>")).toMatchObject({ position: 1, problem: 'id "3#" is not a non-negative integer' });
+    expect(errorOf("<#99999999999999999999:dog>")).toMatchObject({ position: 1, problem: expect.stringContaining("too large") });
+    expect(() => captionFromInline("a <#1:dog>")).toThrow(CaptionError);
+    expect(() => captionFromInline("a <#1:dog>")).toThrow(/cannot be resolved/);
+    // A literal '#' in plain text or in a phrase is just text.
+    expect(captionFromInline("#1 dog: <2:#1 in the race>").spans).toEqual([{ start: 8, end: 22, segment_ids: [2] }]);
   });
 });
 

@@ -14,9 +14,10 @@ import { ingestScene, until } from "../support/scenes.ts";
 const mock = mockTenant("queue");
 const db = () => dbOf(env.DB);
 
+/** A claimed draft no message carries yet: the image is ingested where drafts are not asked for at ingest (template provider). */
 async function claimedDraft(seed: number) {
   const lead = await tokenFor("lead", [], "queue-lead");
-  const image = await ingestScene(lead, "q-proj", seed);
+  const image = await ingestScene(lead, "q-src", seed);
   const row = (await getImage(db(), image.id))!;
   const spec = await draftClaimFor(row, (await getProject(db(), "q-proj"))!, 1);
   const token = (await claim(db(), spec, false))!;
@@ -42,6 +43,7 @@ async function deliver(messages: { id: string; attempts: number; body: DraftQueu
 }
 
 beforeAll(async () => {
+  await createProject(await tokenFor("lead", [], "queue-lead"), { id: "q-src" });
   await createProject(await tokenFor("lead", [], "queue-lead"), {
     id: "q-proj",
     settings: { vlm: { provider: "openai", baseUrl: mock.baseUrl, model: "mock-llava", timeoutMs: 2000 } },

@@ -58,4 +58,20 @@ describe("bounded request paths", () => {
     expect(ok.status).toBe(200);
     expect(ok.data.category_count).toBe(keepAll.length - 1);
   });
+
+  it("an image's history is capped per kind and says what it cut", async () => {
+    await createProject(lead, { id: "bq-hist" });
+    const image = await ingestScene(lead, "bq-hist", 6);
+    const task = await env.DB.prepare("SELECT id FROM tasks WHERE image_id = ? LIMIT 1").bind(image.id).first<{ id: string }>();
+    const events = Array.from({ length: 520 }, (_, i) =>
+      env.DB.prepare("INSERT INTO task_events (task_id, image_id, round, kind, from_status, to_status, subject, lease_expires, at) VALUES (?, ?, 1, 'edit', 'open', 'leased', 'x', NULL, ?)").bind(task!.id, image.id, 1000 + i),
+    );
+    for (let i = 0; i < events.length; i += 100) await env.DB.batch(events.slice(i, i + 100));
+    const h = await call("GET", `/v1/images/${image.id}/history`, { token: lead });
+    expect(h.status).toBe(200);
+    expect(h.data.events.filter((e: any) => e.type === "task")).toHaveLength(500);
+    expect(h.data.truncated).toEqual(["task"]);
+    const fresh = await ingestScene(lead, "bq-hist", 7);
+    expect((await call("GET", `/v1/images/${fresh.id}/history`, { token: lead })).data.truncated).toEqual([]);
+  });
 });

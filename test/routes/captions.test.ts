@@ -87,6 +87,35 @@ describe("round 2: grounded captions", () => {
     expect((await call("GET", "/v1/projects/c-main/captions?stale=false", { token: lead })).data.items).toHaveLength(0);
   });
 
+  it("inline tags take segment ids as <3,5:…> and the lease's mark numbers as <#3,#5:…>; an unknown mark is a 422 naming it", { timeout: 60_000 }, async () => {
+    await createProject(lead, { id: "c-marks" });
+    await throughRound1("c-marks", 93);
+    const lease = (await claim(ann2, "c-marks", 2)).data;
+    const regions: { segment_id: number; mark: number }[] = lease.regions;
+    // Marks number segments by area (1 = largest): use two whose mark is not their segment id.
+    const [first, second] = regions.filter((r) => r.mark !== r.segment_id);
+    expect(second).toBeDefined();
+    const byMark = [...regions].sort((a, b) => a.mark - b.mark);
+    const send = (inline: string) => submit(ann2, lease, { lease_token: lease.lease_token, inline });
+
+    const missing = byMark.length + 5;
+    const unknown = await send(`<#${first.mark}:the ground> under <#${missing},#${missing + 2}:a thing>.`);
+    expect(unknown.status).toBe(422);
+    expect(unknown.res.headers.get("content-type")).toContain("application/problem+json");
+    expect(unknown.data.unknown_marks).toEqual([missing, missing + 2]);
+    expect(unknown.data.detail).toContain(`#${missing}`);
+    expect(unknown.data.errors[0]).toMatchObject({ path: "body.inline", message: expect.stringContaining(`marks #${missing}, #${missing + 2} are not on this image`) });
+    const mixed = await send(`<#${first.mark},${second.segment_id}:two things>`);
+    expect(mixed.status).toBe(422);
+    expect(mixed.data.detail).toContain("mixes mark numbers");
+    expect(await env.DB.prepare("SELECT count(*) AS n FROM submissions WHERE task_id = ?").bind(lease.task_id).first("n")).toBe(0);
+
+    const ok = await send(`<#${first.mark}:The largest region> lies beside <#${second.mark},#${first.mark}:both regions>.`);
+    expect(ok.status).toBe(201);
+    expect(ok.data.caption.spans.map((s: any) => s.segment_ids)).toEqual([[first.segment_id], [first.segment_id, second.segment_id].sort((a, b) => a - b)]);
+    expect(ok.data.caption.text).toBe("The largest region lies beside both regions.");
+  });
+
   it("a project rule requires every large thing to be grounded, unless a reason is given", { timeout: 60_000 }, async () => {
     await createProject(lead, { id: "c-rule", settings: { caption: { requireThingsAbove: 0 } } });
     const image = await throughRound1("c-rule", 92);

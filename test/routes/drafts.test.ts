@@ -109,20 +109,22 @@ describe("round-1 drafts", () => {
   it("malformed and partial answers are recorded as such", { timeout: 30_000 }, async () => {
     await mock.reset();
     await vlmProject("d-bad");
-    const [a, b, c] = [await ingestScene(lead, "d-bad", 5), await ingestScene(lead, "d-bad", 6), await ingestScene(lead, "d-bad", 7)];
-
+    // Each image's draft is asked for at its ingest, so the mock's mode is set before each.
     await mock.control({ mode: "malformed" });
+    const a = await ingestScene(lead, "d-bad", 5);
     const malformed = await draftWhenDone(a.id);
     expect(malformed).toMatchObject({ status: "failed", source: "template-fallback" });
     expect(malformed.problems.reason).toMatch(/JSON/);
 
     await mock.control({ mode: "partial" });
+    const b = await ingestScene(lead, "d-bad", 6);
     const partial = await draftWhenDone(b.id);
     expect(partial.status).toBe("partial");
     expect(partial.problems.missing_marks.length).toBeGreaterThan(0);
     expect(partial.regions.length + partial.problems.missing_marks.length).toBe(b.segments.length);
 
     await mock.control({ mode: "unknown-mark" });
+    const c = await ingestScene(lead, "d-bad", 7);
     const unknown = await draftWhenDone(c.id);
     expect(unknown.status).toBe("partial");
     expect(unknown.problems.unknown_marks.length).toBe(1);
@@ -147,8 +149,12 @@ describe("round-1 drafts", () => {
 describe("draft jobs", () => {
   it("pre-generates every image lacking a draft and reports progress", { timeout: 30_000 }, async () => {
     await mock.reset();
-    await vlmProject("d-job");
+    // Ingested under the template provider, then switched to a model: no image has its draft yet
+    // (with a model from the start, ingest asks for each image's draft itself).
+    await createProject(lead, { id: "d-job" });
     const images = [await ingestScene(lead, "d-job", 11), await ingestScene(lead, "d-job", 12), await ingestScene(lead, "d-job", 13)];
+    const switched = await call("PATCH", "/v1/projects/d-job", { token: lead, json: { settings: { vlm: { provider: "openai", baseUrl: mock.baseUrl, model: "mock-qwen2-vl", timeoutMs: 2000 } } } });
+    expect(switched.status).toBe(200);
     await draftWhenDone(images[0].id); // already drafted: the job skips it
     const start = await call("POST", "/v1/projects/d-job/draft-jobs", { token: lead, json: { round: 1 } });
     expect(start.status).toBe(202);

@@ -13,6 +13,10 @@
  *
  * A tag is `<` ids `:` phrase `>`: ids are non-negative integers separated by commas (spaces
  * around them are tolerated), the phrase is everything up to the closing `>` (it may contain `:`).
+ * Bare numbers are SEGMENT IDS (the panoptic ids, as in `spans[].segment_ids`). Numbers written
+ * `#N` are MARK NUMBERS, the labels drawn on the set-of-marks image (`<#1,#4:two dogs>`); they are
+ * resolved to segment ids through a mark → segment map the caller passes in, and one tag uses one
+ * kind only, so that no number can be read both ways.
  * Tags do not nest. Escapes, valid inside and outside tags: `\<` is a literal `<`, `\>` a literal
  * `>`, `\\` a literal `\`; a backslash before any other character is itself literal (so `C:\x`
  * needs no escaping). An unescaped `>` outside a tag is an error, so that a stray bracket is
@@ -42,7 +46,10 @@ export interface GroundedCaption {
 export interface InlineSpan {
   start: number;
   end: number;
+  /** The numbers in the tag: segment ids, or mark numbers when `marks` is present. */
   ids: number[];
+  /** Present when the tag wrote mark numbers (`#N`); `at` is where its id list starts in the markup. */
+  marks?: { at: number };
 }
 
 export interface InlineParse {
@@ -61,6 +68,25 @@ export class CaptionError extends Error {
     this.position = position;
     this.problem = problem;
   }
+}
+
+/** Mark numbers (`#N`) that are not on the image; `marks` lists every one, ascending. */
+export class UnknownMarkError extends CaptionError {
+  readonly marks: number[];
+
+  constructor(position: number, marks: number[], known: readonly number[]) {
+    const list = marks.map((m) => `#${m}`).join(", ");
+    super(position, `${marks.length === 1 ? `mark ${list} is` : `marks ${list} are`} not on this image (${describeMarks(known)})`);
+    this.name = "UnknownMarkError";
+    this.marks = marks;
+  }
+}
+
+function describeMarks(known: readonly number[]): string {
+  const sorted = [...known].sort((a, b) => a - b);
+  if (sorted.length === 0) return "it has no marks";
+  if (sorted.every((m, i) => m === i + 1)) return sorted.length === 1 ? "its only mark is #1" : `its marks are #1 to #${sorted.length}`;
+  return `its marks are ${sorted.map((m) => `#${m}`).join(", ")}`;
 }
 
 /**
@@ -161,28 +187,40 @@ interface Piece {
   /** Code point index in the markup where the piece starts (for errors). */
   at: number;
   ids: number[] | null;
+  marks?: { at: number };
 }
 
-/** Parses the ids between `<` and `:`; `from` is the code point index of the first id character. */
-function parseIds(chars: string[], from: number, to: number): number[] {
+/**
+ * Parses the ids between `<` and `:`; `from` is the code point index of the first id character.
+ * `marks` says whether they were written as mark numbers (`#N`).
+ */
+function parseIds(chars: string[], from: number, to: number): { ids: number[]; marks: boolean } {
   const ids: number[] = [];
-  if (chars.slice(from, to).join("").trim() === "") throw new CaptionError(from, "empty id list: a tag needs at least one mark id before ':'");
+  if (chars.slice(from, to).join("").trim() === "") throw new CaptionError(from, "empty id list: a tag needs at least one segment id or mark number before ':'");
+  let marks: boolean | null = null;
   let partStart = from;
   for (let p = from; p <= to; p++) {
     if (p < to && chars[p] !== ",") continue;
     const part = chars.slice(partStart, p).join("");
     const lead = part.length - part.trimStart().length;
+    const at = partStart + Array.from(part.slice(0, lead)).length;
     const id = part.trim();
     if (id === "") throw new CaptionError(partStart, "empty id in the id list");
-    if (!/^[0-9]+$/.test(id)) {
-      throw new CaptionError(partStart + Array.from(part.slice(0, lead)).length, `id "${id}" is not a non-negative integer`);
+    const isMark = id.startsWith("#");
+    const digits = isMark ? id.slice(1) : id;
+    if (!/^[0-9]+$/.test(digits)) {
+      throw new CaptionError(at, isMark ? `"${id}" is not a mark number (write #N, e.g. #3)` : `id "${id}" is not a non-negative integer`);
     }
-    const value = Number(id);
-    if (!Number.isSafeInteger(value)) throw new CaptionError(partStart + lead, `id ${id} is too large`);
+    if (marks !== null && marks !== isMark) {
+      throw new CaptionError(at, "a tag mixes mark numbers (#N) and segment ids: write all of its references one way");
+    }
+    marks = isMark;
+    const value = Number(digits);
+    if (!Number.isSafeInteger(value)) throw new CaptionError(at, `id ${id} is too large`);
     ids.push(value);
     partStart = p + 1;
   }
-  return [...new Set(ids)].sort((a, b) => a - b);
+  return { ids: [...new Set(ids)].sort((a, b) => a - b), marks: marks === true };
 }
 
 /**
@@ -236,7 +274,7 @@ export function parseInline(markup: string): InlineParse {
       if (c === ">") throw new CaptionError(q, "tag has no ':' between its ids and its phrase");
     }
     if (colon < 0) throw new CaptionError(open, "'<' opens a tag that is never closed (write \\< for a literal '<')");
-    const ids = parseIds(chars, open + 1, colon);
+    const { ids, marks } = parseIds(chars, open + 1, colon);
 
     let phrase = "";
     let close = -1;
@@ -265,7 +303,7 @@ export function parseInline(markup: string): InlineParse {
     flushPlain(colon + 1);
     plain = lead;
     flushPlain(colon + 1 + Array.from(lead).length);
-    pieces.push({ raw: core, at: colon + 1 + Array.from(lead).length, ids });
+    pieces.push({ raw: core, at: colon + 1 + Array.from(lead).length, ids, ...(marks ? { marks: { at: open + 1 } } : {}) });
     plainAt = close - Array.from(trail).length;
     plain = trail;
     flushPlain(close + 1);
@@ -292,17 +330,39 @@ export function parseInline(markup: string): InlineParse {
   let offset = 0;
   for (let k = 0; k < pieces.length; k++) {
     const len = codePointLength(normalised[k]);
-    const ids = pieces[k].ids;
-    if (ids !== null) spans.push({ start: offset, end: offset + len, ids });
+    const { ids, marks } = pieces[k];
+    if (ids !== null) spans.push({ start: offset, end: offset + len, ids, ...(marks ? { marks } : {}) });
     offset += len;
   }
   return { text, spans };
 }
 
-/** `parseInline` into the canonical record (`ids` → `segment_ids`). */
-export function captionFromInline(markup: string): GroundedCaption {
+/**
+ * `parseInline` into the canonical record (`ids` → `segment_ids`). Mark numbers (`#N`) are
+ * resolved through `segmentOfMark` (mark number → segment id of the image the caption describes);
+ * marks not in it are an `UnknownMarkError` naming every one, and a markup with marks but no map
+ * is a `CaptionError`.
+ */
+export function captionFromInline(markup: string, segmentOfMark?: ReadonlyMap<number, number>): GroundedCaption {
   const { text, spans } = parseInline(markup);
-  return { text, spans: spans.map((s) => ({ start: s.start, end: s.end, segment_ids: s.ids })) };
+  const unknown = new Set<number>();
+  let firstUnknownAt = -1;
+  const resolved = spans.map((s) => {
+    if (!s.marks) return { start: s.start, end: s.end, segment_ids: s.ids };
+    if (!segmentOfMark) throw new CaptionError(s.marks.at, "mark numbers (#N) cannot be resolved here: use segment ids");
+    const ids: number[] = [];
+    for (const mark of s.ids) {
+      const id = segmentOfMark.get(mark);
+      if (id !== undefined) ids.push(id);
+      else {
+        if (unknown.size === 0) firstUnknownAt = s.marks.at;
+        unknown.add(mark);
+      }
+    }
+    return { start: s.start, end: s.end, segment_ids: [...new Set(ids)].sort((a, b) => a - b) };
+  });
+  if (unknown.size > 0) throw new UnknownMarkError(firstUnknownAt, [...unknown].sort((a, b) => a - b), [...segmentOfMark!.keys()]);
+  return { text, spans: resolved };
 }
 
 function escapeInline(s: string): string {

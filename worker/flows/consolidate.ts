@@ -5,7 +5,9 @@ import { editSlots } from "../domain/lease.ts";
 import { chunk, rowsPerInsert, type Db } from "../store/db.ts";
 import { isUniqueViolation } from "../store/images.ts";
 import { reviewsOfImage, submissionsOfImage } from "../store/submissions.ts";
-import { editTaskRows, tasksOfImage } from "../store/tasks.ts";
+import { editTaskRows, heldForDraft, tasksOfImage } from "../store/tasks.ts";
+import type { DraftQueueMessage } from "../env.ts";
+import { draftClaimFor, requestDraft } from "./draft.ts";
 
 /**
  * Consolidation is the consequence of an accept, but it reads every submission of the image, so it
@@ -28,7 +30,7 @@ export function markConsolidationDue(db: Db, imageId: string, subject: string, n
  * all in one batch, which also clears the due marker. The marker is read first and removed only if
  * unchanged: an accept that lands meanwhile leaves its own marker for its own consolidation.
  */
-export async function consolidateIfComplete(db: Db, image: ImageRow, project: ProjectRow, subject: string, now: number): Promise<boolean> {
+export async function consolidateIfComplete(db: Db, queue: Queue<DraftQueueMessage>, image: ImageRow, project: ProjectRow, subject: string, now: number): Promise<boolean> {
   const due = await db.select().from(consolidationsDue).where(eq(consolidationsDue.imageId, image.id)).get();
   const clear = due ? [db.delete(consolidationsDue).where(and(eq(consolidationsDue.imageId, image.id), eq(consolidationsDue.marker, due.marker)))] : [];
   const clearOnly = async () => {
@@ -56,7 +58,11 @@ export async function consolidateIfComplete(db: Db, image: ImageRow, project: Pr
     updatedBy: subject,
     updatedAt: now,
   }));
-  const round2 = editTaskRows(image.projectId, image.id, 2, editSlots(2, image.imageSha256, project.settings.redundancy), now);
+  // With a model, round 2 waits for the merge draft of these texts, asked for right after the batch.
+  const vlm = project.settings.vlm;
+  const merge = vlm.provider === "template" ? null : await draftClaimFor(image, project, 2, finals.filter((f) => f.text !== null).map((f) => ({ segmentId: f.segmentId, text: f.text! })));
+  const hold = merge && vlm.draftWaitSeconds > 0 ? { key: merge.key, until: now + vlm.draftWaitSeconds * 1000 } : null;
+  const round2 = editTaskRows(image.projectId, image.id, 2, editSlots(2, image.imageSha256, project.settings.redundancy), now).map((t) => (hold ? heldForDraft(t, hold) : t));
   try {
     await db.batch([
       db.insert(consolidations).values({ imageId: image.id, round: 1, submissionIds: accepted.map((s) => s.id), agreement: accepted.length > 1 ? result.agreement : null, at: now }),
@@ -68,6 +74,7 @@ export async function consolidateIfComplete(db: Db, image: ImageRow, project: Pr
     if (isUniqueViolation(err)) return clearOnly(); // consolidated already, by a concurrent accept or the sweep
     throw err;
   }
+  if (merge) await requestDraft(db, queue, merge);
   return true;
 }
 
@@ -82,9 +89,9 @@ export const dueCount = async (db: Db) => (await db.select({ n: sql<number>`coun
  * The consolidation that follows an accept, in the accepting request. Its failure does not fail the
  * accept, which is committed with its due marker: the sweep consolidates what is left.
  */
-export async function consolidateAfterAccept(db: Db, image: ImageRow, project: ProjectRow, subject: string): Promise<void> {
+export async function consolidateAfterAccept(db: Db, queue: Queue<DraftQueueMessage>, image: ImageRow, project: ProjectRow, subject: string): Promise<void> {
   try {
-    await consolidateIfComplete(db, image, project, subject, Date.now());
+    await consolidateIfComplete(db, queue, image, project, subject, Date.now());
   } catch (err) {
     console.error(JSON.stringify({ level: "warn", event: "consolidation-deferred", imageId: image.id, error: String(err) }));
   }

@@ -1,7 +1,7 @@
 import type { ProjectRow, ImageRow, DraftRow, DraftRegion, DraftCaption, DraftProblems } from "../../schema/tables.ts";
 import type { RenderSettings } from "../../schema/project-settings.ts";
 import { cacheKey } from "../domain/cache-key.ts";
-import type { Env } from "../env.ts";
+import type { DraftQueueMessage, Env } from "../env.ts";
 import { SOM_RENDER_VERSION } from "../imaging/som.ts";
 import type { Db } from "../store/db.ts";
 import { claimDraft, finishDraft, getDraft, recordRetry, renewDraftLease, type CallRecord, type DraftClaim, type DraftOutcome } from "../store/drafts.ts";
@@ -84,6 +84,12 @@ export function leaseMsFor(claim: Pick<DraftClaim, "params">): number {
 export async function claim(db: Db, c: DraftClaim, retakeFailed: boolean): Promise<string | null> {
   const token = crypto.randomUUID();
   return (await claimDraft(db, c, token, Date.now(), leaseMsFor(c), retakeFailed)) ? token : null;
+}
+
+/** Asks the queue for a draft, once per key: a draft already made or in the making is not asked for again. */
+export async function requestDraft(db: Db, queue: Queue<DraftQueueMessage>, spec: DraftClaim): Promise<void> {
+  const token = await claim(db, spec, false);
+  if (token) await queue.send({ kind: "draft", key: spec.key, token, jobId: null });
 }
 
 export type AttemptResult =

@@ -1,7 +1,8 @@
-import type { ImageRow, SegmentRow } from "../../schema/tables.ts";
+import type { ImageRow, ProjectRow, SegmentRow } from "../../schema/tables.ts";
+import type { DraftQueueMessage } from "../env.ts";
 import { checkSegmentsInfo, type SegmentInfo } from "../domain/segments-check.ts";
 import { newImageId } from "../domain/ids.ts";
-import { editSlots, type RedundancySettings } from "../domain/lease.ts";
+import { editSlots } from "../domain/lease.ts";
 import { editTaskRows } from "../store/tasks.ts";
 import { decodeImage, ImageDecodeError } from "../imaging/decode.ts";
 import { decodePanoptic } from "../imaging/panoptic.ts";
@@ -11,10 +12,11 @@ import { putBlob, sha256Hex } from "../store/blobs.ts";
 import type { Db } from "../store/db.ts";
 import { findImageByExternalId, findImageBySha, insertImage, isUniqueViolation } from "../store/images.ts";
 import { listCategories } from "../store/projects.ts";
+import { draftClaimFor, requestDraft } from "./draft.ts";
 
 export interface IngestInput {
   projectId: string;
-  redundancy: RedundancySettings;
+  project: ProjectRow;
   image: Uint8Array;
   panoptic: Uint8Array;
   segmentsInfo: SegmentInfo[];
@@ -30,7 +32,7 @@ export type IngestOutcome = { created: boolean; image: ImageRow };
  * Verifies an image and its COCO-panoptic annotation, then stores it. Everything is checked before
  * anything is written: a rejected upload leaves D1 and R2 as they were.
  */
-export async function ingestImage(db: Db, bucket: R2Bucket, input: IngestInput): Promise<IngestOutcome> {
+export async function ingestImage(db: Db, bucket: R2Bucket, queue: Queue<DraftQueueMessage>, input: IngestInput): Promise<IngestOutcome> {
   const [imageSha, panopticSha] = await Promise.all([sha256Hex(input.image), sha256Hex(input.panoptic)]);
 
   const existing = await findImageBySha(db, input.projectId, imageSha);
@@ -85,8 +87,12 @@ export async function ingestImage(db: Db, bucket: R2Bucket, input: IngestInput):
   // Blobs first: content-addressed, so an orphan from a failed batch is harmless and reused.
   await putBlob(bucket, imageSha, input.image, decoded.format === "png" ? "image/png" : "image/jpeg");
   await putBlob(bucket, panopticSha, input.panoptic, "image/png");
+  // With a model, the round-1 draft is asked for now, and the tasks wait for it (up to the project's wait).
+  const vlm = input.project.settings.vlm;
+  const draft = vlm.provider === "template" ? null : await draftClaimFor(row, input.project, 1);
+  const hold = draft && vlm.draftWaitSeconds > 0 ? { key: draft.key, until: now + vlm.draftWaitSeconds * 1000 } : null;
   try {
-    await insertImage(db, row, segmentRows, editTaskRows(input.projectId, id, 1, editSlots(1, imageSha, input.redundancy), now));
+    await insertImage(db, row, segmentRows, editTaskRows(input.projectId, id, 1, editSlots(1, imageSha, input.project.settings.redundancy), now), hold);
   } catch (err) {
     // A concurrent upload of the same bytes won the race: answer as a re-upload would.
     if (!isUniqueViolation(err)) throw err;
@@ -94,6 +100,7 @@ export async function ingestImage(db: Db, bucket: R2Bucket, input: IngestInput):
     if (winner) return sameOrConflict(winner, panopticSha);
     throw problems.conflict(`external_id "${input.externalId}" was taken by a concurrent upload`);
   }
+  if (draft) await requestDraft(db, queue, draft);
   return { created: true, image: row };
 }
 

@@ -29,10 +29,30 @@ export interface StartText {
  * the model's draft; while that is missing, pending or failed, the template draft, flagged. A
  * claim never waits on the model.
  */
-export async function chooseStart(env: Env, db: Db, image: ImageRow, segments: SegmentWithCategory[], project: ProjectRow, task: TaskRow): Promise<StartText> {
+export async function chooseStart(
+  env: Env,
+  db: Db,
+  image: ImageRow,
+  segments: SegmentWithCategory[],
+  project: ProjectRow,
+  task: TaskRow,
+  known: DraftRow | null = null,
+): Promise<StartText> {
   if (task.reworkOf) {
     const start = await startTexts(db, image, segments, "rework", task.reworkOf, task.reworkReason);
     return task.round === 2 ? withRegionChanges(db, image, start, task.reworkOf, task.reworkReason) : start;
+  }
+  // A task that waited for its draft starts from it, as the claim returned it: nothing to read.
+  if (task.round === 1 && known && task.startKey === known.key) {
+    if (task.startSource === "vlm" && known.status !== "failed" && known.status !== "pending") return fromDraft(known, image, segments);
+    if (task.startSource === "template-fallback") {
+      const note = known.status === "failed" ? `the model's draft failed (${known.problems?.reason ?? "unknown reason"}); template texts instead` : "the model's draft was not ready within the project's wait; template texts instead";
+      return { source: "template-fallback", key: known.key, note, texts: templateRegionTexts(image, segments) };
+    }
+  }
+  if (task.round === 2 && known && task.startKey === known.key && task.startSource === "vlm" && known.caption) {
+    const texts = new Map((await finalRegionTexts(db, image.id)).filter((r) => r.text !== null).map((r) => [r.segmentId, r.text!]));
+    return { caption: known.caption, source: "vlm", key: known.key, note: null, texts };
   }
   if (task.round === 2) return chooseCaptionStart(env, db, image, project);
   // The template provider's texts are a pure function of the segments: nothing to read or write.

@@ -4,8 +4,9 @@ import type { SubmissionCreate } from "../../schema/api/tasks.ts";
 import { submissions, tasks, type ImageRow, type ProjectRow, type SubmissionRow, type SubmittedRegion, type TaskRow } from "../../schema/tables.ts";
 import { coverage, missingRequiredThings } from "../domain/coverage.ts";
 import { aggregateEffort, checkAction, regionEffort } from "../domain/edit-effort.ts";
-import { CaptionError, captionFromInline, validateCaption, type GroundedCaption } from "../domain/grounded-caption.ts";
+import { CaptionError, captionFromInline, UnknownMarkError, validateCaption, type GroundedCaption } from "../domain/grounded-caption.ts";
 import { ulid } from "../domain/ids.ts";
+import { numberMarks } from "../imaging/som.ts";
 import { problems } from "../http/problem.ts";
 import type { Db } from "../store/db.ts";
 import { listSegments } from "../store/images.ts";
@@ -140,11 +141,21 @@ async function buildCaptionSubmission(db: Db, image: ImageRow, project: ProjectR
   if ((body.caption === undefined) === (body.inline === undefined)) {
     throw problems.validation([{ path: "body.caption", message: "send exactly one of caption (canonical form) or inline" }]);
   }
+  const segments = await listSegments(db, image);
   let caption: GroundedCaption;
   if (body.inline !== undefined) {
+    // The numbering the lease's `regions[].mark` and the set-of-marks render show, for `#N` tags.
+    const segmentOfMark = new Map(numberMarks(segments.map((s) => ({ id: s.segmentId, area: s.area, mark: { x: s.markX, y: s.markY } }))).map((m) => [m.number, m.segmentId]));
     try {
-      caption = captionFromInline(body.inline);
+      caption = captionFromInline(body.inline, segmentOfMark);
     } catch (err) {
+      if (err instanceof UnknownMarkError) {
+        throw problems.unprocessable("invalid-caption", "The caption does not hold", `inline: ${err.message}`, {
+          errors: [{ path: "body.inline", message: err.message }],
+          position: err.position,
+          unknown_marks: err.marks,
+        });
+      }
       if (!(err instanceof CaptionError)) throw err;
       throw problems.unprocessable("invalid-caption", "The caption markup is malformed", `inline: ${err.message}`, {
         errors: [{ path: "body.inline", message: err.message }],
@@ -154,7 +165,6 @@ async function buildCaptionSubmission(db: Db, image: ImageRow, project: ProjectR
   } else {
     caption = { text: body.caption!.text, spans: body.caption!.spans };
   }
-  const segments = await listSegments(db, image);
   const found = validateCaption(caption, new Set(segments.map((s) => s.segmentId)));
   if (found.length) {
     const prefix = body.inline !== undefined ? "body.inline" : "body.caption";

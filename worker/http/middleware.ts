@@ -31,12 +31,16 @@ export function corsFromEnv(): MiddlewareHandler<AppEnv> {
   };
 }
 
-const DEFAULT_JSON_LIMIT = 1024 * 1024;
+export const JSON_BODY_LIMIT = 1024 * 1024;
 
-/** Body size limits: uploads get MAX_UPLOAD_BYTES, everything else 1 MiB. */
+/**
+ * Body size limits: uploads get MAX_UPLOAD_BYTES, JSON bodies 1 MiB. A declared Content-Length
+ * over the limit is refused unread; a body without one (chunked) is counted as it arrives and
+ * refused at the first byte past the limit, so nothing larger is ever parsed.
+ */
 export function limitBody(kind: "json" | "upload"): MiddlewareHandler<AppEnv> {
   return (c, next) => {
-    const maxSize = kind === "upload" ? Number(c.env.MAX_UPLOAD_BYTES ?? 32 * 1024 * 1024) : DEFAULT_JSON_LIMIT;
+    const maxSize = kind === "upload" ? Number(c.env.MAX_UPLOAD_BYTES ?? 32 * 1024 * 1024) : JSON_BODY_LIMIT;
     return bodyLimit({
       maxSize,
       onError: () => {
@@ -75,6 +79,31 @@ export function requireContentType(kind: "json" | "multipart"): MiddlewareHandle
       );
     }
     await next();
+  };
+}
+
+/**
+ * For a route whose body is optional: an empty body, whatever content type it declares, stands for
+ * `{}`, so the schema's defaults apply (`curl -X POST` sends no body and no content type). A body
+ * with bytes goes on as it came, to the content type check. Put it after `limitBody`: a body of
+ * unknown length is read here, and the limit keeps that read bounded.
+ */
+export function emptyBodyAsJson(): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const raw = c.req.raw;
+    const length = raw.headers.get("content-length");
+    if (raw.body !== null && length !== null && length !== "0") return next();
+    const bytes = raw.body === null || length === "0" ? new ArrayBuffer(0) : await raw.arrayBuffer();
+    if (bytes.byteLength > 0) {
+      c.req.raw = new Request(raw, { body: bytes });
+      return next();
+    }
+    const headers = new Headers(raw.headers);
+    headers.set("content-type", "application/json");
+    headers.delete("content-length");
+    headers.delete("transfer-encoding");
+    c.req.raw = new Request(raw.url, { method: raw.method, headers, body: "{}" });
+    return next();
   };
 }
 

@@ -5,7 +5,7 @@ import { dbOf } from "../store/db.ts";
 import { getImage } from "../store/images.ts";
 import { getProject } from "../store/projects.ts";
 import { currentInvocation } from "../store/statement-budget.ts";
-import { reopenExpired } from "../store/tasks.ts";
+import { openHeldPastWait, reopenExpired } from "../store/tasks.ts";
 
 /** A due marker younger than this is left to the request that wrote it, which consolidates at once. */
 const GRACE_MS = 2_000;
@@ -15,12 +15,14 @@ const STATEMENTS_PER_CONSOLIDATION = 20;
 const MAX_PER_TICK = 40;
 
 /**
- * The cron sweep: expired leases back to the queue, then the consolidations that a failure after
+ * The cron sweep: expired leases back to the queue, tasks that waited long enough for their draft
+ * opened, then the consolidations that a failure after
  * an accept left undone, as many as fit this invocation's statement budget (the rest next tick).
  */
-export async function sweep(env: Env, now: number): Promise<{ reopened: number; consolidated: number; due: number }> {
+export async function sweep(env: Env, now: number): Promise<{ reopened: number; opened: number; consolidated: number; due: number }> {
   const db = dbOf(env.DB);
   const reopened = await reopenExpired(db, now);
+  const opened = await openHeldPastWait(db, now);
   const budget = currentInvocation();
   const room = budget && Number.isFinite(budget.limit) ? Math.floor((budget.limit - budget.statements - 2) / STATEMENTS_PER_CONSOLIDATION) : MAX_PER_TICK;
   const due = room > 0 ? await dueConsolidations(db, now - GRACE_MS, Math.min(room, MAX_PER_TICK)) : [];
@@ -33,11 +35,11 @@ export async function sweep(env: Env, now: number): Promise<{ reopened: number; 
     const project = projects.get(image.projectId);
     if (!project) continue;
     try {
-      if (await consolidateIfComplete(db, image, project, d.subject, now)) consolidated++;
+      if (await consolidateIfComplete(db, env.DRAFT_QUEUE, image, project, d.subject, now)) consolidated++;
     } catch (err) {
       // One image that cannot be consolidated yet must not hold back the others; it stays due.
       console.error(JSON.stringify({ level: "error", event: "consolidation-sweep-failed", imageId: image.id, error: String(err) }));
     }
   }
-  return { reopened, consolidated, due: due.length };
+  return { reopened, opened, consolidated, due: due.length };
 }

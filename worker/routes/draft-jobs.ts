@@ -3,7 +3,7 @@ import { problemResponses, ProjectIdParam } from "../../schema/api/common.ts";
 import { DraftJobCreate, DraftJobParams, DraftJobSchema } from "../../schema/api/drafts.ts";
 import type { DraftJobRow } from "../../schema/tables.ts";
 import { ulid } from "../domain/ids.ts";
-import { principal, requireContentType } from "../http/middleware.ts";
+import { limitBody, principal, requireContentType } from "../http/middleware.ts";
 import { problems } from "../http/problem.ts";
 import { router } from "../http/router.ts";
 import { dbOf } from "../store/db.ts";
@@ -23,7 +23,7 @@ const create = createRoute({
   description:
     "Lead or admin. Work goes through a queue: bounded concurrency, retries with exponential backoff that honours `Retry-After` " +
     "on 429/5xx/timeouts, and a dead-letter queue after the last attempt. Poll the job for progress.",
-  middleware: [requireContentType("json")] as const,
+  middleware: [requireContentType("json"), limitBody("json")] as const,
   request: { params: ProjectIdParam, body: { required: true, content: { "application/json": { schema: DraftJobCreate } } } },
   responses: {
     202: { description: "Accepted; planning has started", content: { "application/json": { schema: DraftJobSchema } } },

@@ -3,11 +3,11 @@ import { problemResponses } from "../../schema/api/common.ts";
 import { ImageIdParam } from "../../schema/api/images.ts";
 import { AdjudicationCreate, AdjudicationParams, SubmissionSchema } from "../../schema/api/tasks.ts";
 import { decodeCursor, encodeCursor } from "../domain/ids.ts";
-import { principal, requireContentType } from "../http/middleware.ts";
+import { limitBody, principal, requireContentType } from "../http/middleware.ts";
 import { Problem, problems } from "../http/problem.ts";
 import { router } from "../http/router.ts";
 import { dbOf } from "../store/db.ts";
-import { draftsOfImage, taskEventsOfImage } from "../store/history.ts";
+import { draftsOfImage, HISTORY_LIMIT, taskEventsOfImage } from "../store/history.ts";
 import { getImage } from "../store/images.ts";
 import { adjudicate, finalRegionTexts, getConsolidation, listAdjudications } from "../store/region-texts.ts";
 import { leasesOf, reviewsFor, reviewsOfImage, submissionsBy, submissionsOfImage } from "../store/submissions.ts";
@@ -28,10 +28,23 @@ const history = createRoute({
   tags: ["History"],
   security,
   summary: "Everything that happened to an image, in order",
-  description: "Lead, reviewer or admin: drafts, leases (claims, releases, expiries), submissions, reviews, consolidation and adjudications.",
+  description:
+    "Lead, reviewer or admin: drafts, leases (claims, releases, expiries), submissions and reviews of both rounds, consolidation and adjudications. " +
+    `At most ${HISTORY_LIMIT} of each kind, the earliest; \`truncated\` names the kinds that had more.`,
   request: { params: ImageIdParam },
   responses: {
-    200: { description: "The events", content: { "application/json": { schema: z.object({ image_id: z.string(), events: z.array(HistoryEvent) }) } } },
+    200: {
+      description: "The events",
+      content: {
+        "application/json": {
+          schema: z.object({
+            image_id: z.string(),
+            events: z.array(HistoryEvent),
+            truncated: z.array(z.enum(["draft", "task", "submission", "review", "adjudication"])).openapi({ description: `Kinds of event that had more than ${HISTORY_LIMIT}, cut at that.` }),
+          }),
+        },
+      },
+    },
     ...problemResponses(400, 401, 403, 404),
   },
 });
@@ -43,25 +56,33 @@ historyRoutes.openapi(history, async (c) => {
   if (!image) throw problems.notFound(`image "${imageId}"`);
   await projectFor(db, principal(c), image.projectId, ["admin", "lead", "reviewer"], "read image histories");
 
-  const [draftRows, events, subs, revs, consolidation, adjs] = await Promise.all([
+  const more = HISTORY_LIMIT + 1;
+  const [allDrafts, allEvents, allSubs, allRevs, consolidation, allAdjs] = await Promise.all([
     draftsOfImage(db, image.id),
     taskEventsOfImage(db, image.id),
-    submissionsOfImage(db, image.id, 1),
-    reviewsOfImage(db, image.id),
+    submissionsOfImage(db, image.id, undefined, more),
+    reviewsOfImage(db, image.id, more),
     getConsolidation(db, image.id, 1),
-    listAdjudications(db, image.id),
+    listAdjudications(db, image.id, more),
   ]);
+  const truncated: ("draft" | "task" | "submission" | "review" | "adjudication")[] = [];
+  const cut = <T>(rows: T[], kind: (typeof truncated)[number]): T[] => {
+    if (rows.length <= HISTORY_LIMIT) return rows;
+    truncated.push(kind);
+    return rows.slice(0, HISTORY_LIMIT);
+  };
+  const [draftRows, events, subs, revs, adjs] = [cut(allDrafts, "draft"), cut(allEvents, "task"), cut(allSubs, "submission"), cut(allRevs, "review"), cut(allAdjs, "adjudication")];
   type Event = z.infer<typeof HistoryEvent> & { ms: number; order: number };
   const out: Event[] = [];
   const push = (ms: number, type: Event["type"], subject: string | null, detail: Record<string, unknown>) => out.push({ ms, order: out.length, at: iso(ms), type, subject, detail });
   for (const d of draftRows) push(d.createdAt, "draft", null, { key: d.key, round: d.round, status: d.status, provider: d.provider, model: d.model, attempts: d.attempts, updated_at: iso(d.updatedAt) });
   for (const e of events) push(e.at, "task", e.subject, { task_id: e.taskId, kind: e.kind, round: e.round, from: e.fromStatus, to: e.toStatus });
-  for (const s of subs) push(s.submittedAt, "submission", s.subject, { submission_id: s.id, task_id: s.taskId, draft_source: s.draftSource, edit_rate: s.effort.editRate });
+  for (const s of subs) push(s.submittedAt, "submission", s.subject, { submission_id: s.id, task_id: s.taskId, round: s.round, draft_source: s.draftSource, edit_rate: s.effort.editRate });
   for (const r of revs) push(r.at, "review", r.subject, { submission_id: r.submissionId, decision: r.decision, reason: r.reason });
   if (consolidation) push(consolidation.at, "consolidation", null, { round: 1, submissions: consolidation.submissionIds, agreement: consolidation.agreement });
   for (const a of adjs) push(a.at, "adjudication", a.subject, { segment_id: a.segmentId, text: a.text, previous_text: a.previousText, reason: a.reason });
   out.sort((a, b) => a.ms - b.ms || a.order - b.order);
-  return c.json({ image_id: image.id, events: out.map(({ ms: _ms, order: _order, ...e }) => e) }, 200);
+  return c.json({ image_id: image.id, events: out.map(({ ms: _ms, order: _order, ...e }) => e), truncated }, 200);
 });
 
 const mine = createRoute({
@@ -77,7 +98,18 @@ const mine = createRoute({
       content: {
         "application/json": {
           schema: z.object({
-            leases: z.array(z.object({ task_id: z.string(), image_id: z.string(), round: z.int(), kind: z.string(), lease_expires_at: z.iso.datetime() })),
+            leases: z.array(
+              z.object({
+                task_id: z.string(),
+                image_id: z.string(),
+                round: z.int(),
+                kind: z.string(),
+                lease_expires_at: z.iso.datetime(),
+                expired: z.boolean().openapi({
+                  description: "The lease ran out: heartbeats and submissions are refused, and the task goes back to the queue at the next sweep or claim.",
+                }),
+              }),
+            ),
             submissions: z.array(SubmissionSchema),
             next_cursor: z.string().nullable(),
           }),
@@ -95,11 +127,12 @@ historyRoutes.openapi(mine, async (c) => {
   const me = principal(c);
   const db = dbOf(c.env.DB);
   const [leases, subs] = await Promise.all([leasesOf(db, me.subject), submissionsBy(db, me.subject, before, limit + 1)]);
+  const now = Date.now();
   const page = subs.slice(0, limit);
   const reviews = new Map((await reviewsFor(db, page.map((s) => s.id))).map((r) => [r.submissionId, r]));
   return c.json(
     {
-      leases: leases.map((t) => ({ task_id: t.id, image_id: t.imageId, round: t.round, kind: t.kind, lease_expires_at: iso(t.leaseExpires!) })),
+      leases: leases.map((t) => ({ task_id: t.id, image_id: t.imageId, round: t.round, kind: t.kind, lease_expires_at: iso(t.leaseExpires!), expired: t.leaseExpires! < now })),
       submissions: page.map((s) => submissionJson(s, reviews.get(s.id))),
       next_cursor: subs.length > limit ? encodeCursor(page[page.length - 1].id) : null,
     },
@@ -114,7 +147,7 @@ const adjudication = createRoute({
   security,
   summary: "A lead overrides a region's final text",
   description: "Lead or admin, after consolidation. Send the region's `version` as `If-Match` to refuse the change if it moved meanwhile.",
-  middleware: [requireContentType("json")] as const,
+  middleware: [requireContentType("json"), limitBody("json")] as const,
   request: {
     params: AdjudicationParams,
     headers: z.object({ "if-match": z.string().regex(/^(W\/)?"\d+"$/, 'If-Match must be a version ETag such as "1"').optional() }),
@@ -125,7 +158,7 @@ const adjudication = createRoute({
       description: "The region's new final text",
       content: { "application/json": { schema: z.object({ image_id: z.string(), segment_id: z.int(), text: z.string().nullable(), source: z.string(), version: z.int() }) } },
     },
-    ...problemResponses(400, 401, 403, 404, 409, 412, 415),
+    ...problemResponses(400, 401, 403, 404, 409, 412, 413, 415),
   },
 });
 

@@ -47,9 +47,9 @@ imageRoutes.openapi(ingest, async (c) => {
   const db = dbOf(c.env.DB);
   const project = await projectFor(db, me, projectId, LEADS, "ingest images");
 
-  const outcome = await ingestImage(db, c.env.BLOBS, {
+  const outcome = await ingestImage(db, c.env.BLOBS, c.env.DRAFT_QUEUE, {
     projectId,
-    redundancy: project.settings.redundancy,
+    project,
     image: new Uint8Array(await form.image.arrayBuffer()),
     panoptic: new Uint8Array(await form.panoptic.arrayBuffer()),
     segmentsInfo,

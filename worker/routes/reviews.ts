@@ -72,7 +72,7 @@ reviewRoutes.openapi(create, async (c) => {
     if (again) return c.json(again.body as never, again.status as 201);
     throw problems.conflict(`submission ${submission.id} was already reviewed`);
   }
-  if (due.length) await consolidateAfterAccept(db, image, project, me.subject);
+  if (due.length) await consolidateAfterAccept(db, c.env.DRAFT_QUEUE, image, project, me.subject);
   c.header("Location", `/v1/submissions/${submission.id}`);
   return c.json(answer, 201);
 });

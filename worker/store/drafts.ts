@@ -3,6 +3,7 @@ import {
   deadLetters,
   draftJobs,
   drafts,
+  tasks,
   vlmCalls,
   type DraftCaption,
   type DraftJobRow,
@@ -108,6 +109,11 @@ export async function finishDraft(db: Db, key: string, token: string, outcome: D
   const statements = [
     update,
     ...(call ? [db.insert(vlmCalls).values({ draftKey: key, ...call, at: now })] : []),
+    // The tasks waiting for this draft open now, starting from it (or, if it failed, from the template, flagged).
+    db
+      .update(tasks)
+      .set({ status: "open", startSource: outcome.status === "failed" ? "template-fallback" : "vlm", holdUntil: null, updatedAt: now })
+      .where(and(sql`${tasks.status} = 'held'`, eq(tasks.startKey, key), owned)),
     ...(jobId
       ? [
           db

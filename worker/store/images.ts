@@ -1,6 +1,7 @@
 import { and, asc, eq, gt, sql, type SQL } from "drizzle-orm";
 import { categories, categoryUsage, images, projects, segments, tasks, type ImageRow, type SegmentRow, type TaskRow } from "../../schema/tables.ts";
 import { chunk, rowsPerInsert, type Db } from "./db.ts";
+import { heldForDraft, type HoldForDraft } from "./tasks.ts";
 
 export async function getImage(db: Db, id: string): Promise<ImageRow | undefined> {
   return db.select().from(images).where(eq(images.id, id)).get();
@@ -58,10 +59,15 @@ export function segmentsWhere(db: Db, projectId: string, imageCondition: SQL | u
     .orderBy(asc(segments.imageId), asc(segments.segmentId));
 }
 
-/** The image, its segments, its round-1 tasks and the project's counters commit in one batch. */
-export async function insertImage(db: Db, image: ImageRow, segs: readonly SegmentRow[], taskRows: readonly TaskRow[]): Promise<void> {
+/**
+ * The image, its segments, its round-1 tasks and the project's counters commit in one batch.
+ * Tasks held for a draft are decided inside their own insert: open at once (starting from it) if
+ * the draft is already done, else held; a draft that finishes later opens them in its own batch.
+ */
+export async function insertImage(db: Db, image: ImageRow, segs: readonly SegmentRow[], taskRows: readonly TaskRow[], hold: HoldForDraft | null = null): Promise<void> {
   const segmentInserts = chunk(segs, rowsPerInsert(13)).map((part) => db.insert(segments).values(part));
-  const taskInserts = chunk(taskRows, rowsPerInsert(22)).map((part) => db.insert(tasks).values(part));
+  const rows = hold ? taskRows.map((t) => heldForDraft(t, hold)) : taskRows;
+  const taskInserts = chunk(rows, rowsPerInsert(22)).map((part) => db.insert(tasks).values(part));
   await db.batch([
     db.insert(images).values(image),
     ...segmentInserts,

@@ -10,8 +10,9 @@ export async function getConsolidation(db: Db, imageId: string, round: number) {
   return db.select().from(consolidations).where(and(eq(consolidations.imageId, imageId), eq(consolidations.round, round))).get();
 }
 
-export async function listAdjudications(db: Db, imageId: string) {
-  return db.select().from(adjudications).where(eq(adjudications.imageId, imageId)).orderBy(asc(adjudications.id)).all();
+export async function listAdjudications(db: Db, imageId: string, limit?: number) {
+  const q = db.select().from(adjudications).where(eq(adjudications.imageId, imageId)).orderBy(asc(adjudications.id));
+  return limit === undefined ? q.all() : q.limit(limit).all();
 }
 
 /**

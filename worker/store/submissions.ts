@@ -15,12 +15,18 @@ export async function reviewOf(db: Db, submissionId: string): Promise<ReviewRow 
   return db.select().from(reviews).where(eq(reviews.submissionId, submissionId)).get();
 }
 
-export async function submissionsOfImage(db: Db, imageId: string, round: number): Promise<SubmissionRow[]> {
-  return db.select().from(submissions).where(and(eq(submissions.imageId, imageId), eq(submissions.round, round))).orderBy(submissions.id).all();
+export async function submissionsOfImage(db: Db, imageId: string, round?: number, limit?: number): Promise<SubmissionRow[]> {
+  const q = db
+    .select()
+    .from(submissions)
+    .where(and(eq(submissions.imageId, imageId), round === undefined ? undefined : eq(submissions.round, round)))
+    .orderBy(submissions.id);
+  return limit === undefined ? q.all() : q.limit(limit).all();
 }
 
-export async function reviewsOfImage(db: Db, imageId: string): Promise<ReviewRow[]> {
-  return db.select().from(reviews).where(eq(reviews.imageId, imageId)).orderBy(reviews.at).all();
+export async function reviewsOfImage(db: Db, imageId: string, limit?: number): Promise<ReviewRow[]> {
+  const q = db.select().from(reviews).where(eq(reviews.imageId, imageId)).orderBy(reviews.at);
+  return limit === undefined ? q.all() : q.limit(limit).all();
 }
 
 /** The reviews of these submissions, in one statement whatever their number (one JSON parameter). */

@@ -1,5 +1,5 @@
 import { and, eq, getTableColumns, Placeholder, sql, type SQL } from "drizzle-orm";
-import { images, segments, tasks, type ImageRow, type TaskKind, type TaskRow } from "../../schema/tables.ts";
+import { drafts, images, segments, tasks, type DraftRow, type ImageRow, type TaskKind, type TaskRow } from "../../schema/tables.ts";
 import { ulid } from "../domain/ids.ts";
 import { NORMAL_PRIORITY } from "../domain/lease.ts";
 import type { Db } from "./db.ts";
@@ -23,11 +23,35 @@ export function openTask(t: Pick<TaskRow, "projectId" | "imageId" | "round" | "k
     leaseToken: null,
     startKey: null,
     startSource: null,
+    holdUntil: null,
     leaseExpires: null,
     leasedAt: null,
     createdAt: now,
     updatedAt: now,
     ...t,
+  };
+}
+
+/** The draft a new task waits for, and until when. */
+export interface HoldForDraft {
+  key: string;
+  until: number;
+}
+
+const draftStatus = (key: string) => sql`(SELECT d.status FROM drafts d WHERE d.key = ${key})`;
+
+/**
+ * A new task that waits for its draft, decided inside its own insert: open at once (starting from
+ * the draft) if the draft is already done, else held; a draft that finishes later opens it in its
+ * own batch. Either way the two cannot miss each other.
+ */
+export function heldForDraft(t: TaskRow, hold: HoldForDraft): TaskRow {
+  return {
+    ...t,
+    status: sql`CASE WHEN COALESCE(${draftStatus(hold.key)}, 'pending') = 'pending' THEN 'held' ELSE 'open' END` as unknown as TaskRow["status"],
+    startKey: hold.key,
+    startSource: sql`CASE ${draftStatus(hold.key)} WHEN 'failed' THEN 'template-fallback' WHEN 'ready' THEN 'vlm' WHEN 'partial' THEN 'vlm' ELSE NULL END` as unknown as string,
+    holdUntil: hold.until,
   };
 }
 
@@ -64,6 +88,9 @@ const withImage = {
     SELECT json_group_array(${jsonObjectOf(segments, "s", { categoryName: sql.raw("c.name"), isthing: sql.raw("c.isthing") })})
     FROM segments s LEFT JOIN categories c ON c.project_id = "tasks"."project_id" AND c.category_id = s.category_id
     WHERE s.image_id = "tasks"."image_id")`.as("segmentsJson"),
+  // The draft the work starts from, when the task knows it before the claim (it waited for it).
+  draftJson: sql<string | null>`(SELECT ${jsonObjectOf(drafts, "d")} FROM drafts d
+    WHERE d.key = "tasks"."start_key" AND "tasks"."start_source" IN ('vlm', 'template-fallback'))`.as("draftJson"),
 };
 
 /** The claim's values, as placeholders: the statements are written once, each claim binds these. */
@@ -91,8 +118,8 @@ const lease = {
   leaseExpires: bound("expires"),
   leasedAt: bound("now"),
   updatedAt: bound("now"),
-  startKey: sql`${tasks.reworkOf}`,
-  startSource: sql`CASE WHEN ${tasks.reworkOf} IS NOT NULL THEN 'rework' WHEN ${bound("templateStart")} = 1 AND ${tasks.round} = 1 THEN 'template' ELSE NULL END`,
+  startKey: sql`CASE WHEN ${tasks.reworkOf} IS NOT NULL THEN ${tasks.reworkOf} ELSE ${tasks.startKey} END`,
+  startSource: sql`CASE WHEN ${tasks.reworkOf} IS NOT NULL THEN 'rework' WHEN ${bound("templateStart")} = 1 AND ${tasks.round} = 1 THEN 'template' ELSE ${tasks.startSource} END`,
 };
 
 const notHeldBySubject = sql`NOT EXISTS (SELECT 1 FROM image_workers w WHERE w.image_id = t.image_id AND w.round = t.round AND w.subject = ${bound("subject")})`;
@@ -167,6 +194,8 @@ export interface Claimed {
   task: TaskRow;
   image: ImageRow;
   segments: SegmentWithCategory[];
+  /** The draft the task starts from, if it was known at claim time. */
+  draft: DraftRow | null;
 }
 
 /** A claim's outcome, and how many claims shared its last D1 batch (1: it went alone). */
@@ -175,17 +204,18 @@ export interface ClaimOutcome {
   batch: number;
 }
 
-type TaskWithImage = TaskRow & { imageJson: string | null; segmentsJson: string };
+type TaskWithImage = TaskRow & { imageJson: string | null; segmentsJson: string; draftJson: string | null };
 
 const taskWithImageOf = (raw: Record<string, unknown>): TaskWithImage => ({
   ...fromDriverRow(tasks, raw),
   imageJson: raw.imageJson as string | null,
   segmentsJson: raw.segmentsJson as string,
+  draftJson: (raw.draftJson as string | null) ?? null,
 });
 
 function claimedOf(row: TaskWithImage | undefined): Claimed | null {
   if (!row?.imageJson) return null;
-  const { imageJson, segmentsJson, ...task } = row;
+  const { imageJson, segmentsJson, draftJson, ...task } = row;
   const segs = (JSON.parse(segmentsJson) as Record<string, unknown>[]).map((s) => {
     const isthing = s.isthing;
     const seg = fromJsonObject(segments, s) as SegmentWithCategory;
@@ -193,7 +223,8 @@ function claimedOf(row: TaskWithImage | undefined): Claimed | null {
     return seg;
   });
   segs.sort((a, b) => a.segmentId - b.segmentId);
-  return { task, image: fromJsonObject(images, JSON.parse(imageJson) as Record<string, unknown>), segments: segs };
+  const draft = draftJson ? fromJsonObject(drafts, JSON.parse(draftJson) as Record<string, unknown>) : null;
+  return { task, image: fromJsonObject(images, JSON.parse(imageJson) as Record<string, unknown>), segments: segs, draft };
 }
 
 /**
@@ -243,8 +274,21 @@ export async function heartbeat(db: Db, id: string, owner: string, token: string
     .get();
 }
 
-const reopened = (now: number) =>
-  ({ status: "open", leaseOwner: null, leaseToken: null, leaseExpires: null, leasedAt: null, startKey: null, startSource: null, updatedAt: now }) as const;
+/**
+ * A lease back to the queue. A start from the model's draft stays (the next holder starts from the
+ * same draft, and its claim needs no reads); a fallback start is decided again at the next claim,
+ * when the draft may be ready.
+ */
+const reopened = (now: number) => ({
+  status: "open" as const,
+  leaseOwner: null,
+  leaseToken: null,
+  leaseExpires: null,
+  leasedAt: null,
+  startKey: sql`CASE WHEN ${tasks.startSource} = 'vlm' THEN ${tasks.startKey} ELSE NULL END`,
+  startSource: sql`CASE WHEN ${tasks.startSource} = 'vlm' THEN 'vlm' ELSE NULL END`,
+  updatedAt: now,
+});
 
 /** Hands back a lease that `owner` holds with `token`: a token alone, however it was learnt, is not enough. */
 export async function release(db: Db, id: string, owner: string, token: string, now: number): Promise<TaskRow | undefined> {
@@ -254,6 +298,25 @@ export async function release(db: Db, id: string, owner: string, token: string, 
     .where(and(eq(tasks.id, id), eq(tasks.leaseToken, token), eq(tasks.leaseOwner, owner), eq(tasks.status, "leased")))
     .returning()
     .get();
+}
+
+/**
+ * The sweep's other half: tasks that waited for their draft past their time open with what there
+ * is (the draft, if it finished after all; else the template, flagged), through the held index.
+ */
+export async function openHeldPastWait(db: Db, now: number): Promise<number> {
+  const rows = await db
+    .update(tasks)
+    .set({
+      status: "open",
+      startSource: sql`CASE (SELECT d.status FROM drafts d WHERE d.key = ${tasks.startKey}) WHEN 'ready' THEN 'vlm' WHEN 'partial' THEN 'vlm' ELSE 'template-fallback' END`,
+      holdUntil: null,
+      updatedAt: now,
+    })
+    .where(and(sql`${tasks.status} = 'held'`, sql`${tasks.holdUntil} < ${now}`))
+    .returning({ id: tasks.id })
+    .all();
+  return rows.length;
 }
 
 /** The scheduled sweep: every expired lease back to open, through the expiry index. */
