@@ -39,7 +39,7 @@ export function buildApp() {
     c.header("X-Request-Id", c.get("requestId"));
     const invocation = currentInvocation();
     // The D1 statements this request sent so far (a streamed body may send more after this).
-    if (invocation) c.header("Server-Timing", `d1;desc="${invocation.statements} statements"`, { append: true });
+    if (invocation) c.header("Server-Timing", `d1;desc="${invocation.statements} statements in ${invocation.calls} calls"`, { append: true });
   });
   app.use("*", corsFromEnv());
   app.use("/v1/*", authenticate);

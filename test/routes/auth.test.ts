@@ -106,10 +106,10 @@ describe("authentication", () => {
       .setProtectedHeader({ alg: "RS256", kid: "rotated-away" })
       .setSubject("x").setIssuer(env.JWT_ISSUER).setAudience(env.JWT_AUDIENCE).setExpirationTime("10m")
       .sign(await importJWK(jwk, "RS256"));
-    await expect(verifyBearer(unknownKid, viaUrl)).rejects.toMatchObject({ status: 401 });
+    await expect(verifyBearer(unknownKid, viaUrl)).rejects.toMatchObject({ kind: "unauthorized" });
     // without any IdP keys configured, asymmetric tokens are refused outright
     await expect(verifyBearer(await idpToken("ec-1"), { ...env, JWT_JWKS: undefined, JWT_JWKS_URL: undefined })).rejects.toMatchObject({
-      status: 401,
+      kind: "unauthorized",
       detail: expect.stringContaining("no identity provider keys"),
     });
   });

@@ -6,7 +6,7 @@ import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { dbOf } from "../../worker/store/db.ts";
 import { reviewsFor } from "../../worker/store/submissions.ts";
-import { call, createProject, tokenFor } from "../support/api.ts";
+import { call, createProject, d1Cost, tokenFor } from "../support/api.ts";
 import { ingestScene } from "../support/scenes.ts";
 
 let lead: string;
@@ -14,7 +14,7 @@ beforeAll(async () => {
   lead = await tokenFor("lead", [], "bq-lead");
 });
 
-const statementsOf = (res: Response) => Number(/d1;desc="(\d+) statements"/.exec(res.headers.get("server-timing") ?? "")?.[1] ?? NaN);
+const statementsOf = (res: Response) => d1Cost(res).statements;
 
 describe("bounded request paths", () => {
   it("GET /v1/projects costs the same few statements for a page of 2 and of 25 projects", async () => {

@@ -6,7 +6,7 @@
 import { createExecutionContext, createScheduledController, env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import worker from "../../worker/index.ts";
-import { call, createProject, tokenFor } from "../support/api.ts";
+import { call, createProject, d1Cost, tokenFor } from "../support/api.ts";
 import { mockTenant } from "../support/mock-vlm.ts";
 import { ingestScene, until } from "../support/scenes.ts";
 import { claimNext, submissionBody, submit } from "../support/work.ts";
@@ -20,7 +20,7 @@ beforeAll(async () => {
 
 const statuses = async (imageId: string) =>
   (await env.DB.prepare("SELECT status, start_source FROM tasks WHERE image_id = ? AND round = 1 ORDER BY slot").bind(imageId).all<{ status: string; start_source: string | null }>()).results;
-const statementsOf = (res: Response) => Number(/d1;desc="(\d+) statements"/.exec(res.headers.get("server-timing") ?? "")?.[1] ?? NaN);
+const statementsOf = (res: Response) => d1Cost(res).statements;
 const vlm = (baseUrl: string, extra: Record<string, unknown> = {}) => ({ vlm: { provider: "openai", baseUrl, model: "mock-held", timeoutMs: 30_000, ...extra } });
 
 describe("tasks held for their draft", () => {

@@ -36,3 +36,10 @@ export async function createProject(token: string, body: Record<string, unknown>
   if (r.status !== 201) throw new Error(`project create failed: ${r.status} ${JSON.stringify(r.data)}`);
   return r.data;
 }
+
+/** What a request cost in D1, as its Server-Timing reports it: statements, and round trips (a batch is one). */
+export function d1Cost(res: Response): { statements: number; calls: number } {
+  const m = /d1;desc="(\d+) statements in (\d+) calls"/.exec(res.headers.get("server-timing") ?? "");
+  if (!m) throw new Error(`no D1 cost in Server-Timing: ${res.headers.get("server-timing")}`);
+  return { statements: Number(m[1]), calls: Number(m[2]) };
+}

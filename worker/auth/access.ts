@@ -1,10 +1,10 @@
 import type { Principal, Role } from "../env.ts";
-import { problems } from "../http/problem.ts";
+import { fail } from "../domain/errors.ts";
 
 /** Throws 403 unless the principal has one of the roles. */
 export function requireRole(p: Principal, roles: readonly Role[], action: string): void {
   if (!roles.includes(p.role)) {
-    throw problems.forbidden(`role "${p.role}" may not ${action}; it needs one of: ${roles.join(", ")}`);
+    throw fail.forbidden(`role "${p.role}" may not ${action}; it needs one of: ${roles.join(", ")}`);
   }
 }
 

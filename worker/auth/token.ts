@@ -10,7 +10,7 @@ import {
 } from "jose";
 import { ROLES, type Env, type Principal, type Role } from "../env.ts";
 import { hmacKeyOf } from "./hmac-key.ts";
-import { problems } from "../http/problem.ts";
+import { DomainError, fail } from "../domain/errors.ts";
 
 /**
  * Bearer tokens: HS256 with our own secret, or RS256/ES256 from an identity provider's keys. The
@@ -82,20 +82,20 @@ async function verifyUncached(token: string, env: Env): Promise<Principal> {
   try {
     alg = decodeProtectedHeader(token).alg;
   } catch {
-    throw problems.unauthorized("the bearer token is not a JWS compact serialization");
+    throw fail.unauthorized("the bearer token is not a JWS compact serialization");
   }
   const options = { issuer: env.JWT_ISSUER, audience: env.JWT_AUDIENCE, requiredClaims: ["exp", "sub"], clockTolerance: 5 };
   let payload: JWTPayload;
   try {
     if (alg === "HS256") {
-      if (!env.JWT_SECRET) throw problems.unauthorized("HS256 tokens are not accepted by this deployment");
+      if (!env.JWT_SECRET) throw fail.unauthorized("HS256 tokens are not accepted by this deployment");
       ({ payload } = await jwtVerify(token, await hmacKeyOf(env.JWT_SECRET), { ...options, algorithms: ["HS256"] }));
     } else if (alg && ASYMMETRIC.includes(alg)) {
       const keys = keySetFor(env);
-      if (!keys) throw problems.unauthorized(`${alg} tokens are not accepted: no identity provider keys are configured`);
+      if (!keys) throw fail.unauthorized(`${alg} tokens are not accepted: no identity provider keys are configured`);
       ({ payload } = await jwtVerify(token, keys, { ...options, algorithms: ASYMMETRIC }));
     } else {
-      throw problems.unauthorized(`tokens signed with alg "${alg}" are not accepted (HS256, RS256, ES256 are)`);
+      throw fail.unauthorized(`tokens signed with alg "${alg}" are not accepted (HS256, RS256, ES256 are)`);
     }
   } catch (err) {
     throw toUnauthorized(err);
@@ -104,25 +104,25 @@ async function verifyUncached(token: string, env: Env): Promise<Principal> {
 }
 
 function toUnauthorized(err: unknown) {
-  if (err instanceof errors.JWTExpired) return problems.unauthorized("the token has expired");
+  if (err instanceof errors.JWTExpired) return fail.unauthorized("the token has expired");
   if (err instanceof errors.JWTClaimValidationFailed) {
-    return problems.unauthorized(`the token's "${err.claim}" claim is not acceptable: ${err.reason}`);
+    return fail.unauthorized(`the token's "${err.claim}" claim is not acceptable: ${err.reason}`);
   }
-  if (err instanceof errors.JWSSignatureVerificationFailed) return problems.unauthorized("the token's signature does not verify");
-  if (err instanceof errors.JWKSNoMatchingKey) return problems.unauthorized("no identity provider key matches the token");
-  if (err instanceof errors.JOSEError) return problems.unauthorized(`the token is not valid (${err.code})`);
-  if (err instanceof Error && "status" in err) return err;
-  return problems.unauthorized("the token could not be verified");
+  if (err instanceof errors.JWSSignatureVerificationFailed) return fail.unauthorized("the token's signature does not verify");
+  if (err instanceof errors.JWKSNoMatchingKey) return fail.unauthorized("no identity provider key matches the token");
+  if (err instanceof errors.JOSEError) return fail.unauthorized(`the token is not valid (${err.code})`);
+  if (err instanceof DomainError) return err;
+  return fail.unauthorized("the token could not be verified");
 }
 
 function principalFrom(payload: JWTPayload): Principal {
   const role = payload.role;
   if (typeof role !== "string" || !(ROLES as readonly string[]).includes(role)) {
-    throw problems.unauthorized(`the token's "role" claim must be one of ${ROLES.join(", ")}`);
+    throw fail.unauthorized(`the token's "role" claim must be one of ${ROLES.join(", ")}`);
   }
   const projects = payload.projects ?? [];
   if (!Array.isArray(projects) || !projects.every((p) => typeof p === "string")) {
-    throw problems.unauthorized(`the token's "projects" claim must be an array of project ids`);
+    throw fail.unauthorized(`the token's "projects" claim must be an array of project ids`);
   }
   return { subject: payload.sub as string, role: role as Role, projects };
 }

@@ -7,7 +7,7 @@ import { editTaskRows } from "../store/tasks.ts";
 import { decodeImage, ImageDecodeError } from "../imaging/decode.ts";
 import { decodePanoptic } from "../imaging/panoptic.ts";
 import { measureSegments } from "../imaging/segments.ts";
-import { problems } from "../http/problem.ts";
+import { fail } from "../domain/errors.ts";
 import { putBlob, sha256Hex } from "../store/blobs.ts";
 import type { Db } from "../store/db.ts";
 import { findImageByExternalId, findImageBySha, insertImage, isUniqueViolation } from "../store/images.ts";
@@ -40,7 +40,7 @@ export async function ingestImage(db: Db, bucket: R2Bucket, queue: Queue<DraftQu
   if (input.externalId) {
     const clash = await findImageByExternalId(db, input.projectId, input.externalId);
     if (clash) {
-      throw problems.conflict(`external_id "${input.externalId}" already names image ${clash.id}, which has other bytes`, {
+      throw fail.conflict(`external_id "${input.externalId}" already names image ${clash.id}, which has other bytes`, {
         image_id: clash.id,
       });
     }
@@ -98,7 +98,7 @@ export async function ingestImage(db: Db, bucket: R2Bucket, queue: Queue<DraftQu
     if (!isUniqueViolation(err)) throw err;
     const winner = await findImageBySha(db, input.projectId, imageSha);
     if (winner) return sameOrConflict(winner, panopticSha);
-    throw problems.conflict(`external_id "${input.externalId}" was taken by a concurrent upload`);
+    throw fail.conflict(`external_id "${input.externalId}" was taken by a concurrent upload`);
   }
   if (draft) await requestDraft(db, queue, draft);
   return { created: true, image: row };
@@ -106,7 +106,7 @@ export async function ingestImage(db: Db, bucket: R2Bucket, queue: Queue<DraftQu
 
 function sameOrConflict(existing: ImageRow, panopticSha: string): IngestOutcome {
   if (existing.panopticSha256 === panopticSha) return { created: false, image: existing };
-  throw problems.conflict(`this image is already ingested as ${existing.id} with a different panoptic annotation`, {
+  throw fail.conflict(`this image is already ingested as ${existing.id} with a different panoptic annotation`, {
     image_id: existing.id,
   });
 }
@@ -122,7 +122,7 @@ async function verify(input: IngestInput, known: ReadonlySet<number>) {
     panoptic = decodePanoptic(input.panoptic, "panoptic");
   } catch (err) {
     if (err instanceof ImageDecodeError) {
-      throw problems.unprocessable("undecodable-image", "Image cannot be decoded", err.message, {
+      throw fail.unprocessable("undecodable-image", "Image cannot be decoded", err.message, {
         errors: [{ path: `body.${err.field}`, message: err.reason }],
       });
     }
@@ -130,7 +130,7 @@ async function verify(input: IngestInput, known: ReadonlySet<number>) {
   }
   if (panoptic.width !== decoded.width || panoptic.height !== decoded.height) {
     const detail = `the panoptic PNG is ${panoptic.width}×${panoptic.height} but the image is ${decoded.width}×${decoded.height}`;
-    throw problems.unprocessable("size-mismatch", "Panoptic PNG and image differ in size", detail, {
+    throw fail.unprocessable("size-mismatch", "Panoptic PNG and image differ in size", detail, {
       errors: [{ path: "body.panoptic", message: detail }],
       expected: { width: decoded.width, height: decoded.height },
       found: { width: panoptic.width, height: panoptic.height },
@@ -139,7 +139,7 @@ async function verify(input: IngestInput, known: ReadonlySet<number>) {
   const measured = measureSegments(panoptic);
   const mismatches = checkSegmentsInfo(input.segmentsInfo, measured, known);
   if (mismatches.length > 0) {
-    throw problems.unprocessable(
+    throw fail.unprocessable(
       "segments-mismatch",
       "segments_info disagrees with the panoptic PNG",
       `${mismatches.length} problem(s) in segments_info: ` +

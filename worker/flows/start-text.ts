@@ -85,6 +85,8 @@ export async function startTexts(
   source: StartSource,
   key: string | null,
   reworkReason: string | null,
+  /** The draft `key` names, when the caller already has it (read with the task). */
+  known: DraftRow | null = null,
 ): Promise<StartText> {
   const template = templateRegionTexts(image, segments);
   if (source === "rework" && key) {
@@ -94,7 +96,7 @@ export async function startTexts(
     return { ...(rejected?.caption ? { caption: rejected.caption } : {}), source, key, note: reworkReason ? `rejected: ${reworkReason}` : "rejected", texts };
   }
   if ((source === "vlm" || source === "template") && key) {
-    const row = await getDraft(db, key);
+    const row = known?.key === key ? known : await getDraft(db, key);
     if (row) return fromDraft(row, image, segments);
   }
   return { source, key, note: null, texts: template };
@@ -128,9 +130,9 @@ async function chooseCaptionStart(env: Env, db: Db, image: ImageRow, project: Pr
 }
 
 /** Round 2 again at submission time: what the task started from, to measure the edits. */
-export async function startCaption(db: Db, image: ImageRow, source: StartSource, key: string | null): Promise<DraftCaption | null> {
+export async function startCaption(db: Db, image: ImageRow, source: StartSource, key: string | null, known: DraftRow | null = null): Promise<DraftCaption | null> {
   if (source === "rework" && key) return (await getSubmission(db, key))?.caption ?? null;
-  if ((source === "vlm" || source === "template") && key) return (await getDraft(db, key))?.caption ?? null;
+  if ((source === "vlm" || source === "template") && key) return (known?.key === key ? known : await getDraft(db, key))?.caption ?? null;
   const regions = (await finalRegionTexts(db, image.id)).filter((r) => r.text !== null).map((r) => ({ segmentId: r.segmentId, text: r.text! }));
   return (await templateFallback(db, image, { round: 2, params: { regions } })).caption ?? null;
 }

@@ -1,15 +1,15 @@
 import { and, eq } from "drizzle-orm";
 import type { z } from "@hono/zod-openapi";
 import type { SubmissionCreate } from "../../schema/api/tasks.ts";
-import { submissions, tasks, type ImageRow, type ProjectRow, type SubmissionRow, type SubmittedRegion, type TaskRow } from "../../schema/tables.ts";
+import { submissions, tasks, type DraftRow, type ImageRow, type ProjectRow, type SubmissionRow, type SubmittedRegion, type TaskRow } from "../../schema/tables.ts";
 import { coverage, missingRequiredThings } from "../domain/coverage.ts";
 import { aggregateEffort, checkAction, regionEffort } from "../domain/edit-effort.ts";
 import { CaptionError, captionFromInline, UnknownMarkError, validateCaption, type GroundedCaption } from "../domain/grounded-caption.ts";
 import { ulid } from "../domain/ids.ts";
 import { numberMarks } from "../imaging/som.ts";
-import { problems } from "../http/problem.ts";
+import { fail } from "../domain/errors.ts";
 import type { Db } from "../store/db.ts";
-import { listSegments } from "../store/images.ts";
+import type { SegmentWithCategory } from "../store/images.ts";
 import { openTask } from "../store/tasks.ts";
 import { startCaption, startTexts, type StartSource } from "./start-text.ts";
 
@@ -19,11 +19,19 @@ type Body = z.output<typeof SubmissionCreate>;
  * Checks a round-1 submission against the image and the texts the task started from, and builds
  * the rows it writes. Throws a 422 listing every offending region; nothing is written here.
  */
-export async function buildSubmission(db: Db, image: ImageRow, project: ProjectRow, task: TaskRow, subject: string, body: Body, now: number): Promise<SubmissionRow> {
-  if (task.round === 2) return buildCaptionSubmission(db, image, project, task, subject, body, now);
-  if (!body.regions) throw problems.validation([{ path: "body.regions", message: "a round-1 submission needs one entry per segment" }]);
-  if (body.caption || body.inline) throw problems.validation([{ path: "body.caption", message: "round-1 submissions carry region texts, not a caption" }]);
-  const segments = await listSegments(db, image);
+/** What a submission is checked against, read with its task in one statement. */
+export interface SubmitInput {
+  image: ImageRow;
+  segments: SegmentWithCategory[];
+  /** The draft the task started from, when it is one (as the task's read returned it). */
+  draft: DraftRow | null;
+}
+
+export async function buildSubmission(db: Db, input: SubmitInput, project: ProjectRow, task: TaskRow, subject: string, body: Body, now: number): Promise<SubmissionRow> {
+  const { image, segments } = input;
+  if (task.round === 2) return buildCaptionSubmission(db, input, project, task, subject, body, now);
+  if (!body.regions) throw fail.validation([{ path: "body.regions", message: "a round-1 submission needs one entry per segment" }]);
+  if (body.caption || body.inline) throw fail.validation([{ path: "body.caption", message: "round-1 submissions carry region texts, not a caption" }]);
   const known = new Set(segments.map((s) => s.segmentId));
   const seen = new Map<number, number>();
   const errors: { path: string; message: string }[] = [];
@@ -35,7 +43,7 @@ export async function buildSubmission(db: Db, image: ImageRow, project: ProjectR
   const missing = segments.filter((s) => !seen.has(s.segmentId)).map((s) => s.segmentId);
   if (missing.length) errors.push({ path: "body.regions", message: `missing segment(s) ${missing.join(", ")}: every segment of the image needs an entry` });
 
-  const start = await startTexts(db, image, segments, (task.startSource ?? "template-fallback") as StartSource, task.startKey, task.reworkReason);
+  const start = await startTexts(db, image, segments, (task.startSource ?? "template-fallback") as StartSource, task.startKey, task.reworkReason, input.draft);
   const regions: SubmittedRegion[] = [];
   body.regions.forEach((r, i) => {
     if (!known.has(r.segment_id)) return;
@@ -55,7 +63,7 @@ export async function buildSubmission(db: Db, image: ImageRow, project: ProjectR
     });
   });
   if (errors.length) {
-    throw problems.unprocessable("invalid-submission", "The submission does not fit the image or its draft", errors.map((e) => `${e.path}: ${e.message}`).join("; "), { errors });
+    throw fail.unprocessable("invalid-submission", "The submission does not fit the image or its draft", errors.map((e) => `${e.path}: ${e.message}`).join("; "), { errors });
   }
 
   regions.sort((a, b) => a.segmentId - b.segmentId);
@@ -136,12 +144,12 @@ export function submitStatements(db: Db, project: ProjectRow, task: TaskRow, row
  * segment of this image, coverage computed, and the project's rule on ungrounded things applied.
  * Problems are 422s that say where (code point) and what.
  */
-async function buildCaptionSubmission(db: Db, image: ImageRow, project: ProjectRow, task: TaskRow, subject: string, body: Body, now: number): Promise<SubmissionRow> {
-  if (body.regions) throw problems.validation([{ path: "body.regions", message: "round-2 submissions carry a caption, not region texts" }]);
+async function buildCaptionSubmission(db: Db, input: SubmitInput, project: ProjectRow, task: TaskRow, subject: string, body: Body, now: number): Promise<SubmissionRow> {
+  const { image, segments } = input;
+  if (body.regions) throw fail.validation([{ path: "body.regions", message: "round-2 submissions carry a caption, not region texts" }]);
   if ((body.caption === undefined) === (body.inline === undefined)) {
-    throw problems.validation([{ path: "body.caption", message: "send exactly one of caption (canonical form) or inline" }]);
+    throw fail.validation([{ path: "body.caption", message: "send exactly one of caption (canonical form) or inline" }]);
   }
-  const segments = await listSegments(db, image);
   let caption: GroundedCaption;
   if (body.inline !== undefined) {
     // The numbering the lease's `regions[].mark` and the set-of-marks render show, for `#N` tags.
@@ -150,14 +158,14 @@ async function buildCaptionSubmission(db: Db, image: ImageRow, project: ProjectR
       caption = captionFromInline(body.inline, segmentOfMark);
     } catch (err) {
       if (err instanceof UnknownMarkError) {
-        throw problems.unprocessable("invalid-caption", "The caption does not hold", `inline: ${err.message}`, {
+        throw fail.unprocessable("invalid-caption", "The caption does not hold", `inline: ${err.message}`, {
           errors: [{ path: "body.inline", message: err.message }],
           position: err.position,
           unknown_marks: err.marks,
         });
       }
       if (!(err instanceof CaptionError)) throw err;
-      throw problems.unprocessable("invalid-caption", "The caption markup is malformed", `inline: ${err.message}`, {
+      throw fail.unprocessable("invalid-caption", "The caption markup is malformed", `inline: ${err.message}`, {
         errors: [{ path: "body.inline", message: err.message }],
         position: err.position,
       });
@@ -168,7 +176,7 @@ async function buildCaptionSubmission(db: Db, image: ImageRow, project: ProjectR
   const found = validateCaption(caption, new Set(segments.map((s) => s.segmentId)));
   if (found.length) {
     const prefix = body.inline !== undefined ? "body.inline" : "body.caption";
-    throw problems.unprocessable("invalid-caption", "The caption does not hold", found.map((p) => `${p.path}: ${p.message}`).join("; "), {
+    throw fail.unprocessable("invalid-caption", "The caption does not hold", found.map((p) => `${p.path}: ${p.message}`).join("; "), {
       errors: found.map((p) => ({ path: body.inline !== undefined ? prefix : `${prefix}.${p.path}`, message: p.message })),
     });
   }
@@ -178,7 +186,7 @@ async function buildCaptionSubmission(db: Db, image: ImageRow, project: ProjectR
   const reasons = new Map((body.missing_reasons ?? []).map((r) => [r.segment_id, r.reason]));
   const unexplained = missingRequiredThings(cov, coverageSegments, project.settings.caption.requireThingsAbove).filter((id) => !reasons.has(id));
   if (unexplained.length) {
-    throw problems.unprocessable(
+    throw fail.unprocessable(
       "ungrounded-things",
       "Required things are not grounded",
       `segment(s) ${unexplained.join(", ")} are things larger than ${project.settings.caption.requireThingsAbove} px that no phrase grounds; ground them or give a reason in missing_reasons`,
@@ -187,7 +195,7 @@ async function buildCaptionSubmission(db: Db, image: ImageRow, project: ProjectR
   }
 
   const source = (task.startSource ?? "template-fallback") as StartSource;
-  const start = await startCaption(db, image, source, task.startKey);
+  const start = await startCaption(db, image, source, task.startKey, input.draft);
   const startText = start?.text ?? "";
   const e = regionEffort(startText, caption.text);
   const effort = {

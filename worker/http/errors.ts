@@ -2,7 +2,8 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { z } from "@hono/zod-openapi";
 import type { AppEnv } from "../env.ts";
-import { Problem, problemResponse, problems, type InvalidParam } from "./problem.ts";
+import { DomainError } from "../domain/errors.ts";
+import { Problem, problemOf, problemResponse, problems, type InvalidParam } from "./problem.ts";
 
 /** "body.categories[3].id" from a zod issue path under a request part. */
 export function issuePath(prefix: string, path: readonly PropertyKey[]): string {
@@ -11,7 +12,7 @@ export function issuePath(prefix: string, path: readonly PropertyKey[]): string 
   return out || "(root)";
 }
 
-export function zodProblem(prefix: string, error: z.ZodError): Problem {
+export function zodProblem(prefix: string, error: z.ZodError): DomainError {
   const errors: InvalidParam[] = error.issues.map((i) => ({ path: issuePath(prefix, i.path), message: i.message }));
   return problems.validation(errors);
 }
@@ -27,13 +28,14 @@ export function validationHook(result: { success: boolean; error?: z.ZodError; t
 export function onError(err: Error, c: Context<AppEnv>): Response {
   const instance = c.req.path;
   if (err instanceof Problem) return problemResponse(err, instance);
+  if (err instanceof DomainError) return problemResponse(problemOf(err), instance);
   if (err instanceof HTTPException) {
     const status = err.status;
     const detail = err.message || "the request could not be processed";
     // Hono raises these for unreadable bodies (e.g. malformed JSON): name the part that failed.
     const p =
       status === 400
-        ? problems.validation([{ path: "body", message: detail }], `body: ${detail}`)
+        ? problemOf(problems.validation([{ path: "body", message: detail }], `body: ${detail}`))
         : new Problem(status, "http-error", "Request refused", detail);
     return problemResponse(p, instance);
   }

@@ -1,12 +1,11 @@
+import { DomainError, fail, type FailureKind, type InvalidField } from "../domain/errors.ts";
+
 /**
  * RFC 9457 problem details: the one shape every error of the API takes. Routes throw a Problem;
  * the app's single error handler turns it (or anything unexpected) into the response.
  */
-export interface InvalidParam {
-  /** JSON-pointer-like path of the offending input, e.g. "body.config.redundancy.round1". */
-  path: string;
-  message: string;
-}
+/** JSON-pointer-like path of the offending input, e.g. "body.config.redundancy.round1". */
+export type InvalidParam = InvalidField;
 
 export interface ProblemBody {
   type: string;
@@ -57,31 +56,28 @@ export class Problem extends Error {
   }
 }
 
-export const problems = {
-  validation: (errors: InvalidParam[], detail?: string) =>
-    new Problem(
-      400,
-      "validation",
-      "Invalid request",
-      detail ?? errors.map((e) => `${e.path}: ${e.message}`).join("; "),
-      { errors },
-    ),
-  unauthorized: (detail: string) =>
-    new Problem(401, "unauthorized", "Unauthorized", detail, {}, { "WWW-Authenticate": 'Bearer realm="groundwork"' }),
-  forbidden: (detail: string) => new Problem(403, "forbidden", "Forbidden", detail),
-  notFound: (what: string) => new Problem(404, "not-found", "Not found", `${what} does not exist or is not visible to you`),
-  conflict: (detail: string, extensions: Record<string, unknown> = {}) =>
-    new Problem(409, "conflict", "Conflict", detail, extensions),
-  tooLarge: (limit: number) =>
-    new Problem(413, "payload-too-large", "Payload too large", `the request body exceeds the limit of ${limit} bytes`, {
-      limit,
-    }),
-  unsupportedMediaType: (detail: string) => new Problem(415, "unsupported-media-type", "Unsupported media type", detail),
-  unavailable: (detail: string, retryAfterSeconds: number) =>
-    new Problem(503, "unavailable", "Service unavailable", detail, {}, { "Retry-After": String(retryAfterSeconds) }),
-  unprocessable: (slug: string, title: string, detail: string, extensions: Record<string, unknown> = {}) =>
-    new Problem(422, slug, title, detail, extensions),
+/** Routes raise the same typed errors as the layers below; the one error path renders them. */
+export const problems = fail;
+
+const STATUS: Record<FailureKind, number> = {
+  invalid: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  "not-found": 404,
+  conflict: 409,
+  "too-large": 413,
+  "unsupported-media-type": 415,
+  unprocessable: 422,
+  unavailable: 503,
 };
+
+/** A domain error as the problem it is on the wire: status from its kind, and the headers that kind needs. */
+export function problemOf(e: DomainError): Problem {
+  const headers: Record<string, string> = {};
+  if (e.kind === "unauthorized") headers["WWW-Authenticate"] = 'Bearer realm="groundwork"';
+  if (e.retryAfterSeconds !== null) headers["Retry-After"] = String(e.retryAfterSeconds);
+  return new Problem(STATUS[e.kind], e.slug, e.title, e.detail, e.extensions, headers);
+}
 
 export function problemResponse(p: Problem, instance?: string): Response {
   return new Response(JSON.stringify(p.body(instance)), {

@@ -13,11 +13,11 @@ import { Problem, problems } from "../http/problem.ts";
 import { router } from "../http/router.ts";
 import { dbOf, type Db } from "../store/db.ts";
 import { BatchLostError } from "../store/group-commit.ts";
-import { replayFor, rememberAnswer, requestHash } from "../store/idempotency.ts";
-import { getImage, isUniqueViolation } from "../store/images.ts";
+import { replayFor, replayOf, rememberAnswer, requestHash } from "../store/idempotency.ts";
+import { isUniqueViolation } from "../store/images.ts";
 import { getProjectForClaims } from "../store/projects.ts";
 import { getSubmission, submissionOfTask } from "../store/submissions.ts";
-import { claimWithImage, getTask, heartbeat, heldWithToken, recordStart, release } from "../store/tasks.ts";
+import { claimWithImage, getTask, heartbeat, heldWithToken, recordStart, release, submitContext } from "../store/tasks.ts";
 import { keyedLeaseToken, leaseSecret } from "../auth/lease-token.ts";
 import { ANY_ROLE, projectFor } from "./guards.ts";
 import { leaseJson, submissionJson } from "./shape-tasks.ts";
@@ -190,11 +190,15 @@ taskRoutes.openapi(submit, async (c) => {
   const body = c.req.valid("json");
   const me = principal(c);
   const db = dbOf(c.env.DB);
-  const { task, project } = await taskFor(db, c, taskId);
+  // One statement reads the task, its image, segments and start draft, and an earlier answer under this key.
+  const context = await submitContext(db, taskId, me.subject, key);
+  if (!context) throw problems.notFound(`task "${taskId}"`);
+  const { task, image, segments, draft } = context;
+  const project = await projectFor(db, me, task.projectId, ANY_ROLE, "work on tasks", getProjectForClaims);
 
   const route = `submit:${task.id}`;
   const hash = await requestHash(route, body);
-  const replay = await replayFor(db, me.subject, key, route, hash);
+  const replay = replayOf(context.answer, key, route, hash);
   if (replay) return c.json(replay.body as never, replay.status as 201);
 
   const now = Date.now();
@@ -207,8 +211,7 @@ taskRoutes.openapi(submit, async (c) => {
   }
   if (task.kind !== "edit") throw problems.conflict("review tasks are answered with POST /v1/submissions/{submissionId}/reviews");
 
-  const image = (await getImage(db, task.imageId))!;
-  const row = await buildSubmission(db, image, project, task, me.subject, body, now);
+  const row = await buildSubmission(db, { image, segments, draft }, project, task, me.subject, body, now);
   const answer = submissionJson(row, undefined);
   // Without review an accepted round-2 caption is final at once, in the same batch.
   const finalize = !project.settings.review.required && task.round === 2 ? finalizeStatements(db, await finalCaptionFor(db, image, row, now)) : [];

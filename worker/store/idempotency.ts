@@ -1,7 +1,7 @@
 import { and, eq } from "drizzle-orm";
 import { idempotency } from "../../schema/tables.ts";
 import { cacheKey } from "../domain/cache-key.ts";
-import { problems } from "../http/problem.ts";
+import { fail } from "../domain/errors.ts";
 import type { Db } from "./db.ts";
 
 export interface Replay {
@@ -17,9 +17,14 @@ export const requestHash = (route: string, body: unknown) => cacheKey({ route, b
  */
 export async function replayFor(db: Db, subject: string, key: string, route: string, hash: string): Promise<Replay | null> {
   const row = await db.select().from(idempotency).where(and(eq(idempotency.subject, subject), eq(idempotency.key, key))).get();
+  return replayOf(row ?? null, key, route, hash);
+}
+
+/** The same decision on an answer read by another statement (a submit reads it with its task). */
+export function replayOf(row: { route: string; requestHash: string; status: number; response: string } | null, key: string, route: string, hash: string): Replay | null {
   if (!row) return null;
   if (row.route !== route || row.requestHash !== hash) {
-    throw problems.conflict(`Idempotency-Key "${key}" was already used for a different request`, { idempotency_key: key });
+    throw fail.conflict(`Idempotency-Key "${key}" was already used for a different request`, { idempotency_key: key });
   }
   return { status: row.status, body: JSON.parse(row.response) };
 }

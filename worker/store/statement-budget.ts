@@ -12,6 +12,8 @@ export interface Invocation {
   /** "GET /v1/projects", "queue groundwork-drafts", "scheduled". */
   label: string;
   statements: number;
+  /** Round trips to D1: a batch is one call, however many statements it holds. */
+  calls: number;
   /** The most statements this invocation may send; Infinity where nothing is enforced here. */
   limit: number;
 }
@@ -33,7 +35,7 @@ const KEEP = 500;
 /** Runs `fn` as one invocation with its own statement count. */
 export function withStatementBudget<T>(label: string, limitVar: string | undefined, fn: () => T): T {
   const limit = limitVar ? Number(limitVar) : Infinity;
-  const invocation: Invocation = { label, statements: 0, limit: Number.isFinite(limit) && limit > 0 ? limit : Infinity };
+  const invocation: Invocation = { label, statements: 0, calls: 0, limit: Number.isFinite(limit) && limit > 0 ? limit : Infinity };
   recentInvocations.push(invocation);
   if (recentInvocations.length > KEEP) recentInvocations.splice(0, recentInvocations.length - KEEP);
   return current.run(invocation, fn);
@@ -48,6 +50,7 @@ function spend(n: number): void {
   if (!inv) return;
   if (inv.statements + n > inv.limit) throw new StatementLimitExceeded(inv);
   inv.statements += n;
+  inv.calls += 1;
 }
 
 type Method = (...args: unknown[]) => unknown;

@@ -343,3 +343,31 @@ export async function heldWithToken(db: Db, subject: string, token: string): Pro
     .get();
   return claimedOf(row);
 }
+
+/** A submit's earlier answer under its Idempotency-Key, as stored. */
+export interface StoredAnswer {
+  route: string;
+  requestHash: string;
+  status: number;
+  response: string;
+}
+
+/**
+ * Everything a submit reads, in ONE statement: the task with its image, segments and the draft it
+ * started from, and the caller's earlier answer under the same Idempotency-Key, if any.
+ */
+export async function submitContext(db: Db, taskId: string, subject: string, key: string): Promise<(Claimed & { answer: StoredAnswer | null }) | null> {
+  const row = await db
+    .select({
+      ...withImage,
+      answerJson: sql<string | null>`(SELECT json_object('route', k.route, 'requestHash', k.request_hash, 'status', k.status, 'response', k.response)
+        FROM idempotency k WHERE k.subject = ${subject} AND k.key = ${key})`.as("answerJson"),
+    })
+    .from(tasks)
+    .where(eq(tasks.id, taskId))
+    .get();
+  if (!row) return null;
+  const { answerJson, ...rest } = row;
+  const claimed = claimedOf(rest);
+  return claimed && { ...claimed, answer: answerJson ? (JSON.parse(answerJson) as StoredAnswer) : null };
+}
