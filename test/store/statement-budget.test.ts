@@ -1,6 +1,6 @@
 import { env, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { countStatements, recentInvocations, StatementLimitExceeded, withStatementBudget } from "../../worker/store/statement-budget.ts";
+import { countStatements, recentInvocations, refusedInvocations, StatementLimitExceeded, withStatementBudget } from "../../worker/store/statement-budget.ts";
 import { dbOf } from "../../worker/store/db.ts";
 import { projects } from "../../schema/tables.ts";
 
@@ -31,6 +31,8 @@ describe("the D1 statement budget of an invocation", () => {
       await env.DB.batch([env.DB.prepare("INSERT INTO budget_probe VALUES (3)"), env.DB.prepare("INSERT INTO budget_probe VALUES (4)")]);
     });
     await expect(run).rejects.toBeInstanceOf(StatementLimitExceeded);
+    expect(refusedInvocations.map((i) => i.label)).toEqual(["t"]);
+    refusedInvocations.length = 0; // refused on purpose: not a failure of this file
     const rows = await env.DB.prepare("SELECT n FROM budget_probe ORDER BY n").all<{ n: number }>();
     expect(rows.results.map((r) => r.n)).toEqual([1, 2]);
   });

@@ -28,6 +28,9 @@ export class StatementLimitExceeded extends Error {
 
 const current = new AsyncLocalStorage<Invocation>();
 
+/** Invocations refused for going past their limit (tests fail a file that has any). */
+export const refusedInvocations: Invocation[] = [];
+
 /** The last invocations, newest last, for tests and benchmarks to read their counts. */
 export const recentInvocations: Invocation[] = [];
 const KEEP = 500;
@@ -48,7 +51,10 @@ export const currentInvocation = (): Invocation | undefined => current.getStore(
 function spend(n: number): void {
   const inv = current.getStore();
   if (!inv) return;
-  if (inv.statements + n > inv.limit) throw new StatementLimitExceeded(inv);
+  if (inv.statements + n > inv.limit) {
+    refusedInvocations.push(inv);
+    throw new StatementLimitExceeded(inv);
+  }
   inv.statements += n;
   inv.calls += 1;
 }
