@@ -1,0 +1,14 @@
+/**
+ * A seeded pseudo-random stream (mulberry32): a study's plan and its bootstrap intervals must come
+ * out the same from the same seed, on any machine, so they can be reproduced from the paper's seed.
+ */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
