@@ -7,7 +7,9 @@ import { isUniqueViolation } from "../store/images.ts";
 import { reviewsOfImage, submissionsOfImage } from "../store/submissions.ts";
 import { editTaskRows, heldForDraft, tasksOfImage } from "../store/tasks.ts";
 import type { DraftQueueMessage } from "../env.ts";
-import { draftClaimFor, requestDraft } from "./draft.ts";
+import { insertFinishedDraft } from "../store/drafts.ts";
+import { listSegments } from "../store/images.ts";
+import { draftClaimFor, requestDraft, templateDraftRow } from "./draft.ts";
 
 /**
  * Consolidation is the consequence of an accept, but it reads every submission of the image, so it
@@ -58,15 +60,21 @@ export async function consolidateIfComplete(db: Db, queue: Queue<DraftQueueMessa
     updatedBy: subject,
     updatedAt: now,
   }));
-  // With a model, round 2 waits for the merge draft of these texts, asked for right after the batch.
+  // Round 2 starts from the merge draft of these texts. The template's is made here and written in
+  // this batch; a model's is asked for right after it, and the round-2 tasks wait for it.
   const vlm = project.settings.vlm;
-  const merge = vlm.provider === "template" ? null : await draftClaimFor(image, project, 2, finals.filter((f) => f.text !== null).map((f) => ({ segmentId: f.segmentId, text: f.text! })));
+  const spec = await draftClaimFor(image, project, 2, finals.filter((f) => f.text !== null).map((f) => ({ segmentId: f.segmentId, text: f.text! })));
+  const template = vlm.provider === "template" ? templateDraftRow(spec, image, await listSegments(db, image), now) : null;
+  const merge = template ? null : spec;
   const hold = merge && vlm.draftWaitSeconds > 0 ? { key: merge.key, until: now + vlm.draftWaitSeconds * 1000 } : null;
-  const round2 = editTaskRows(image.projectId, image.id, 2, editSlots(2, image.imageSha256, project.settings.redundancy), now).map((t) => (hold ? heldForDraft(t, hold) : t));
+  const round2 = editTaskRows(image.projectId, image.id, 2, editSlots(2, image.imageSha256, project.settings.redundancy), now).map((t) =>
+    hold ? heldForDraft(t, hold) : template ? { ...t, startKey: spec.key, startSource: "template" } : t,
+  );
   try {
     await db.batch([
       db.insert(consolidations).values({ imageId: image.id, round: 1, submissionIds: accepted.map((s) => s.id), agreement: accepted.length > 1 ? result.agreement : null, at: now }),
       ...chunk(finals, rowsPerInsert(9)).map((part) => db.insert(regionTexts).values(part)),
+      ...(template ? [insertFinishedDraft(db, template)] : []),
       ...chunk(round2, rowsPerInsert(22)).map((part) => db.insert(tasks).values(part)),
       ...clear,
     ]);

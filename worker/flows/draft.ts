@@ -261,6 +261,15 @@ export function templateRegionTexts(image: ImageRow, segments: SegmentWithCatego
   return new Map((outcome.regions ?? []).map((r) => [r.segmentId, r.text]));
 }
 
+/**
+ * The template provider's draft as a finished row, for a batch that writes it together with the
+ * tasks that start from it (round 2 at consolidation): no claim, no queue, nothing to wait for.
+ */
+export function templateDraftRow(spec: DraftClaim, image: ImageRow, segments: SegmentWithCategory[], now: number) {
+  const outcome = templateOutcome({ round: spec.round, params: spec.params }, image, segments);
+  return { ...spec, status: outcome.status, regions: outcome.regions ?? null, caption: outcome.caption ?? null, attempts: 1, createdAt: now, updatedAt: now };
+}
+
 /** What annotators work from when the model's draft failed: the template draft, never stored as the VLM's. */
 export async function templateFallback(db: Db, image: ImageRow, row: Pick<DraftRow, "round" | "params">): Promise<DraftOutcome> {
   return templateOutcome(row, image, await listSegments(db, image));

@@ -37,6 +37,8 @@ export async function chooseStart(
   project: ProjectRow,
   task: TaskRow,
   known: DraftRow | null = null,
+  /** Round 2: the final region texts, when the claim returned them. */
+  knownTexts: Map<number, string> | null = null,
 ): Promise<StartText> {
   if (task.reworkOf) {
     const start = await startTexts(db, image, segments, "rework", task.reworkOf, task.reworkReason);
@@ -50,9 +52,9 @@ export async function chooseStart(
       return { source: "template-fallback", key: known.key, note, texts: templateRegionTexts(image, segments) };
     }
   }
-  if (task.round === 2 && known && task.startKey === known.key && task.startSource === "vlm" && known.caption) {
-    const texts = new Map((await finalRegionTexts(db, image.id)).filter((r) => r.text !== null).map((r) => [r.segmentId, r.text!]));
-    return { caption: known.caption, source: "vlm", key: known.key, note: null, texts };
+  if (task.round === 2 && known && task.startKey === known.key && (task.startSource === "vlm" || task.startSource === "template") && known.caption) {
+    const texts = knownTexts ?? new Map((await finalRegionTexts(db, image.id)).filter((r) => r.text !== null).map((r) => [r.segmentId, r.text!]));
+    return { caption: known.caption, source: task.startSource, key: known.key, note: null, texts };
   }
   if (task.round === 2) return chooseCaptionStart(env, db, image, project);
   // The template provider's texts are a pure function of the segments: nothing to read or write.

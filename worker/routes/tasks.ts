@@ -84,13 +84,13 @@ taskRoutes.openapi(next, async (c) => {
   // How many claims shared this one's D1 batch (group commit), for clients' and benchmarks' eyes.
   c.header("Server-Timing", `claim;desc="batch of ${batch}"`);
   if (!claimed) return c.body(null, 204);
-  const { task, image, segments, draft } = claimed;
+  const { task, image, segments, draft, regionTexts } = claimed;
   if (task.kind === "review") {
     const submission = (await getSubmission(db, task.submissionId!))!;
     const start = await startTexts(db, image, segments, submission.draftSource as never, submission.draftKey, null);
     return c.json(await leaseJson(c.env, task, image, segments, start, submissionJson(submission, undefined)), 200);
   }
-  const start = await chooseStart(c.env, db, image, segments, project, task, draft);
+  const start = await chooseStart(c.env, db, image, segments, project, task, draft, regionTexts);
   // Known at claim time (template, rework) means already recorded by the claim itself.
   if (start.source !== task.startSource || start.key !== task.startKey) await recordStart(db, task.id, claim.token, start.key, start.source);
   return c.json(await leaseJson(c.env, task, image, segments, start), 200);

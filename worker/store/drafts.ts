@@ -52,6 +52,11 @@ export async function claimDraft(db: Db, c: DraftClaim, token: string, now: numb
   return rows.length === 1;
 }
 
+/** A finished draft, written as part of another batch; a draft already under that key stands. */
+export function insertFinishedDraft(db: Db, row: typeof drafts.$inferInsert) {
+  return db.insert(drafts).values(row).onConflictDoNothing({ target: drafts.key });
+}
+
 /** Extends the lease before an attempt; false when the claim was lost (so the caller must stop). */
 export async function renewDraftLease(db: Db, key: string, token: string, now: number, leaseMs: number): Promise<DraftRow | undefined> {
   return db

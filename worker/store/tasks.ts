@@ -88,9 +88,13 @@ const withImage = {
     SELECT json_group_array(${jsonObjectOf(segments, "s", { categoryName: sql.raw("c.name"), isthing: sql.raw("c.isthing") })})
     FROM segments s LEFT JOIN categories c ON c.project_id = "tasks"."project_id" AND c.category_id = s.category_id
     WHERE s.image_id = "tasks"."image_id")`.as("segmentsJson"),
-  // The draft the work starts from, when the task knows it before the claim (it waited for it).
+  // The draft the work starts from, when the task knows it before the claim (it waited for it, or
+  // the template made it with the task).
   draftJson: sql<string | null>`(SELECT ${jsonObjectOf(drafts, "d")} FROM drafts d
-    WHERE d.key = "tasks"."start_key" AND "tasks"."start_source" IN ('vlm', 'template-fallback'))`.as("draftJson"),
+    WHERE d.key = "tasks"."start_key" AND "tasks"."start_source" IN ('vlm', 'template', 'template-fallback'))`.as("draftJson"),
+  // Round 2 shows the final region texts beside the caption.
+  regionTextsJson: sql<string | null>`(SELECT json_group_array(json_object('segmentId', r.segment_id, 'text', r.text))
+    FROM region_texts r WHERE r.image_id = "tasks"."image_id" AND "tasks"."round" = 2)`.as("regionTextsJson"),
 };
 
 /** The claim's values, as placeholders: the statements are written once, each claim binds these. */
@@ -196,6 +200,8 @@ export interface Claimed {
   segments: SegmentWithCategory[];
   /** The draft the task starts from, if it was known at claim time. */
   draft: DraftRow | null;
+  /** Round 2: the image's final region texts (segment id → text; null texts left out). */
+  regionTexts: Map<number, string> | null;
 }
 
 /** A claim's outcome, and how many claims shared its last D1 batch (1: it went alone). */
@@ -204,18 +210,19 @@ export interface ClaimOutcome {
   batch: number;
 }
 
-type TaskWithImage = TaskRow & { imageJson: string | null; segmentsJson: string; draftJson: string | null };
+type TaskWithImage = TaskRow & { imageJson: string | null; segmentsJson: string; draftJson: string | null; regionTextsJson: string | null };
 
 const taskWithImageOf = (raw: Record<string, unknown>): TaskWithImage => ({
   ...fromDriverRow(tasks, raw),
   imageJson: raw.imageJson as string | null,
   segmentsJson: raw.segmentsJson as string,
   draftJson: (raw.draftJson as string | null) ?? null,
+  regionTextsJson: (raw.regionTextsJson as string | null) ?? null,
 });
 
 function claimedOf(row: TaskWithImage | undefined): Claimed | null {
   if (!row?.imageJson) return null;
-  const { imageJson, segmentsJson, draftJson, ...task } = row;
+  const { imageJson, segmentsJson, draftJson, regionTextsJson, ...task } = row;
   const segs = (JSON.parse(segmentsJson) as Record<string, unknown>[]).map((s) => {
     const isthing = s.isthing;
     const seg = fromJsonObject(segments, s) as SegmentWithCategory;
@@ -224,7 +231,11 @@ function claimedOf(row: TaskWithImage | undefined): Claimed | null {
   });
   segs.sort((a, b) => a.segmentId - b.segmentId);
   const draft = draftJson ? fromJsonObject(drafts, JSON.parse(draftJson) as Record<string, unknown>) : null;
-  return { task, image: fromJsonObject(images, JSON.parse(imageJson) as Record<string, unknown>), segments: segs, draft };
+  const regionTexts =
+    task.round === 2 && regionTextsJson
+      ? new Map((JSON.parse(regionTextsJson) as { segmentId: number; text: string | null }[]).filter((r) => r.text !== null).map((r) => [r.segmentId, r.text!]))
+      : null;
+  return { task, image: fromJsonObject(images, JSON.parse(imageJson) as Record<string, unknown>), segments: segs, draft, regionTexts };
 }
 
 /**
@@ -275,9 +286,9 @@ export async function heartbeat(db: Db, id: string, owner: string, token: string
 }
 
 /**
- * A lease back to the queue. A start from the model's draft stays (the next holder starts from the
- * same draft, and its claim needs no reads); a fallback start is decided again at the next claim,
- * when the draft may be ready.
+ * A lease back to the queue. A start from a finished draft (the model's, or the template's) stays:
+ * the next holder starts from the same draft, and its claim needs no reads. A fallback start is
+ * decided again at the next claim, when the draft may be ready.
  */
 const reopened = (now: number) => ({
   status: "open" as const,
@@ -285,8 +296,8 @@ const reopened = (now: number) => ({
   leaseToken: null,
   leaseExpires: null,
   leasedAt: null,
-  startKey: sql`CASE WHEN ${tasks.startSource} = 'vlm' THEN ${tasks.startKey} ELSE NULL END`,
-  startSource: sql`CASE WHEN ${tasks.startSource} = 'vlm' THEN 'vlm' ELSE NULL END`,
+  startKey: sql`CASE WHEN ${tasks.startSource} IN ('vlm', 'template') THEN ${tasks.startKey} ELSE NULL END`,
+  startSource: sql`CASE WHEN ${tasks.startSource} IN ('vlm', 'template') THEN ${tasks.startSource} ELSE NULL END`,
   updatedAt: now,
 });
 
