@@ -1,4 +1,4 @@
-import { and, asc, eq, lt, sql } from "drizzle-orm";
+import { and, asc, eq, lt } from "drizzle-orm";
 import { consolidations, consolidationsDue, regionTexts, tasks, type ImageRow, type ProjectRow } from "../../schema/tables.ts";
 import { consolidateImage } from "../domain/consolidate.ts";
 import { editSlots } from "../domain/lease.ts";
@@ -90,8 +90,6 @@ export async function consolidateIfComplete(db: Db, queue: Queue<DraftQueueMessa
 export async function dueConsolidations(db: Db, before: number, limit: number) {
   return db.select().from(consolidationsDue).where(lt(consolidationsDue.at, before)).orderBy(asc(consolidationsDue.at)).limit(limit).all();
 }
-
-export const dueCount = async (db: Db) => (await db.select({ n: sql<number>`count(*)` }).from(consolidationsDue).get())?.n ?? 0;
 
 /**
  * The consolidation that follows an accept, in the accepting request. Its failure does not fail the
