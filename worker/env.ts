@@ -37,8 +37,10 @@ export interface Env {
    * Set for tests and `wrangler dev`, where nothing else enforces it; production D1 does itself.
    */
   D1_STATEMENT_LIMIT?: string;
-  /** Images per D1 page of an export (1–1000; default 100): a page costs five statements whatever its size. */
+  /** Images per D1 page of an export (1–1000; default 250): a page costs five statements whatever its size. */
   EXPORT_PAGE_IMAGES?: string;
+  /** Most seconds one export job message writes before it leaves a checkpoint (default 20). */
+  EXPORT_MESSAGE_SECONDS?: string;
   MAX_UPLOAD_BYTES?: string;
 }
 

@@ -28,14 +28,17 @@ export function applyLocalMigrations(stateDir?: string, quiet = false): void {
  * `wrangler dev` on a loopback port. Benchmarks pass `devTracing: false`: wrangler's local
  * observability collector (the dev tool's log and trace view, not part of the Worker and absent in
  * production) receives every span of every request, and its cost grows with the D1 calls a
- * request makes, so it would weigh on the figures of the Worker itself.
+ * request makes, so it would weigh on the figures of the Worker itself. `vars` override wrangler.toml's [vars].
  */
-export function startDevServer(port: number, stateDir?: string, quiet = false, { devTracing = true } = {}): ChildProcess {
+export function startDevServer(port: number, stateDir?: string, quiet = false, { devTracing = true, vars = {} as Record<string, string> } = {}): ChildProcess {
   // wrangler refuses to start without the [assets] folder, and /docs needs its files.
   writeDocsAssets();
   return spawn(
     process.execPath,
-    [WRANGLER, "dev", "--ip", "127.0.0.1", "--port", String(port), "--show-interactive-dev-session=false", ...persistArgs(stateDir)],
+    [
+      WRANGLER, "dev", "--ip", "127.0.0.1", "--port", String(port), "--show-interactive-dev-session=false", ...persistArgs(stateDir),
+      ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
+    ],
     {
       cwd: ROOT,
       env: wranglerEnv(devTracing ? {} : { X_LOCAL_OBSERVABILITY: "false" }),

@@ -1,7 +1,5 @@
 import type { FinalCaptionRow } from "../../schema/tables.ts";
 import type { FinalImage } from "../domain/exports.ts";
-import { decodePanoptic } from "../imaging/panoptic.ts";
-import { getBlob } from "../store/blobs.ts";
 import { finalCaptionPage } from "../store/captions.ts";
 import type { Db } from "../store/db.ts";
 import { imagesByIds, regionTextsByImages, segmentsByImages, submissionRegionsByIds } from "../store/export-pages.ts";
@@ -14,24 +12,47 @@ export interface ExportFilter {
   since?: number;
 }
 
-export const EXPORT_PAGE = 100;
-
 /**
- * Final images of a project, a bounded page at a time in image order: the exporter holds one page,
- * never the project. Each page is five indexed queries whatever its size.
+ * Images per page unless `EXPORT_PAGE_IMAGES` says otherwise. Large enough that an export job
+ * message (half of D1's 1,000 statements) writes ~25K images, so 118K take five messages; a page
+ * of pancap is ~2 MB of text.
  */
-export async function* finalImagePages(db: Db, f: ExportFilter, pageSize = EXPORT_PAGE): AsyncGenerator<FinalImage[]> {
-  let after: string | null = null;
-  for (;;) {
-    const captions = await finalCaptionPage(db, { projectId: f.projectId, stale: f.status === "all" ? undefined : f.status === "stale", since: f.since }, after, pageSize);
-    if (captions.length === 0) return;
-    after = captions[captions.length - 1].imageId;
-    yield await assemble(db, f, captions);
-    if (captions.length < pageSize) return;
-  }
+export const EXPORT_PAGE = 250;
+
+/** D1 statements one page costs (captions, images, segments, region texts, the drafts' submissions), whatever its size. */
+export const PAGE_STATEMENTS = 5;
+
+/** One page of an export in image order, with what a resumed or next page needs. */
+export interface ExportPage {
+  images: FinalImage[];
+  /** Image id → sha256 of its panoptic PNG in R2, for the formats that carry masks. */
+  panoptic: Map<string, string>;
+  /**
+   * The last image id this page read (a filter may have dropped it), to continue after; null when
+   * the page was the last one.
+   */
+  next: string | null;
 }
 
-async function assemble(db: Db, f: ExportFilter, captions: FinalCaptionRow[]): Promise<FinalImage[]> {
+/**
+ * The final images after `after` (exclusive) in image order, at most `pageSize`: the exporter holds
+ * one page, never the project. A page is `PAGE_STATEMENTS` indexed queries whatever its size.
+ */
+export async function finalImagePage(db: Db, f: ExportFilter, after: string | null, pageSize = EXPORT_PAGE): Promise<ExportPage> {
+  const captions = await finalCaptionPage(db, { projectId: f.projectId, stale: f.status === "all" ? undefined : f.status === "stale", since: f.since }, after, pageSize);
+  if (captions.length === 0) return { images: [], panoptic: new Map(), next: null };
+  const page = await assemble(db, f, captions);
+  // A short page is the last; a full one may be followed by an empty one.
+  return { ...page, next: captions.length < pageSize ? null : captions[captions.length - 1].imageId };
+}
+
+/** Images per export page: `EXPORT_PAGE_IMAGES` when set (1..1000), else `EXPORT_PAGE`. */
+export function exportPageSize(setting: string | undefined): number {
+  const n = Number(setting);
+  return Number.isInteger(n) && n >= 1 && n <= 1000 ? n : EXPORT_PAGE;
+}
+
+async function assemble(db: Db, f: ExportFilter, captions: FinalCaptionRow[]): Promise<Omit<ExportPage, "next">> {
   const ids = captions.map((c) => c.imageId);
   const [imageRows, segmentRows, regionRows] = await Promise.all([imagesByIds(db, ids), segmentsByImages(db, f.projectId, ids), regionTextsByImages(db, ids)]);
   const chosen = [...new Set(regionRows.map((r) => r.submissionId).filter((s): s is string => s !== null))];
@@ -42,9 +63,11 @@ async function assemble(db: Db, f: ExportFilter, captions: FinalCaptionRow[]): P
   const segmentsOf = groupBy(segmentRows, (s) => s.imageId);
   const regionsOf = groupBy(regionRows, (r) => r.imageId);
   const out: FinalImage[] = [];
+  const panoptic = new Map<string, string>();
   for (const c of captions) {
     const image = byId.get(c.imageId);
     if (!image || (f.split !== undefined && image.split !== f.split)) continue;
+    panoptic.set(image.id, image.panopticSha256);
     out.push({
       image: { id: image.id, file_name: image.fileName, width: image.width, height: image.height, external_id: image.externalId },
       caption: { text: c.text, spans: c.spans },
@@ -62,15 +85,7 @@ async function assemble(db: Db, f: ExportFilter, captions: FinalCaptionRow[]): P
       split: image.split,
     });
   }
-  return out;
-}
-
-/** The panoptic id map of an image, for the formats that carry masks. */
-export async function panopticOf(bucket: R2Bucket, db: Db, imageId: string) {
-  const [image] = await imagesByIds(db, [imageId]);
-  const blob = image && (await getBlob(bucket, image.panopticSha256));
-  if (!blob) throw new Error(`the panoptic PNG of ${imageId} is missing from R2`);
-  return decodePanoptic(new Uint8Array(await blob.arrayBuffer()), "panoptic");
+  return { images: out, panoptic };
 }
 
 function groupBy<T>(rows: readonly T[], key: (row: T) => string): Map<string, T[]> {

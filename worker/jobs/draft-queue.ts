@@ -4,7 +4,7 @@ import { dbOf, type Db } from "../store/db.ts";
 import { addToJob, finishDraftFailed, getDraft } from "../store/drafts.ts";
 import { listImages } from "../store/images.ts";
 import { getProject } from "../store/projects.ts";
-import { runExportJob } from "./export-file.ts";
+import { runExportStep } from "./export-file.ts";
 import { inPool } from "./pool.ts";
 
 const PLAN_PAGE = 50;
@@ -14,7 +14,7 @@ const PLAN_PAGE = 50;
  * to the queue with a delay (exponential, at least the provider's Retry-After); the last attempt
  * fails the draft and hands the message to the dead-letter queue. Plan messages expand a draft job
  * page by page, so a 118K-image project never has to fit into one invocation. Export messages write
- * a dataset file to R2.
+ * a dataset file to R2, as much of it per message as the invocation's statement budget allows.
  */
 export async function consumeDraftBatch(batch: MessageBatch<DraftQueueMessage>, env: Env): Promise<void> {
   const db = dbOf(env.DB);
@@ -29,8 +29,10 @@ export async function consumeDraftBatch(batch: MessageBatch<DraftQueueMessage>, 
         return;
       }
       if (body.kind === "export") {
-        await runExportJob(env, db, body.jobId);
-        message.ack();
+        const outcome = await runExportStep(env, db, body, { final: message.attempts >= maxAttempts });
+        // Early: sent just before its checkpoint was taken. If it never is, the message that takes it sends another.
+        if (outcome === "early" && message.attempts < maxAttempts) message.retry({ delaySeconds: 1 });
+        else message.ack();
         return;
       }
       const result = await attemptDraft(env, db, body.key, body.token, { final: message.attempts >= maxAttempts, retryBaseMs });

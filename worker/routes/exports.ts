@@ -1,12 +1,13 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { problemResponses } from "../../schema/api/common.ts";
-import { toGcg } from "../domain/export-gcg.ts";
-import { toLlava } from "../domain/export-llava.ts";
-import { toNdjson, toPancap, toRefer, toRegions, toT2i, type FinalImage } from "../domain/exports.ts";
-import { encodeRleForAll } from "../domain/rle.ts";
-import { finalImagePages, panopticOf, type ExportFilter } from "../flows/export.ts";
+import { ExportTrailer } from "../../schema/api/exports.ts";
+import { decodeCursor } from "../domain/ids.ts";
+import { exportPageSize, type ExportFilter } from "../flows/export.ts";
+import { exportStatementBudget } from "../flows/export-budget.ts";
+import { FORMATS, type ExportFormat } from "../flows/export-format.ts";
+import { exportPageStream } from "../flows/export-stream.ts";
 import type { Env } from "../env.ts";
-import { principal, requireContentType } from "../http/middleware.ts";
+import { limitBody, principal, requireContentType } from "../http/middleware.ts";
 import { problems } from "../http/problem.ts";
 import { SignedQuery } from "../../schema/api/images.ts";
 import type { ExportJobRow } from "../../schema/tables.ts";
@@ -15,66 +16,11 @@ import { ulid } from "../domain/ids.ts";
 import { getExportJob, insertExportJob } from "../store/export-jobs.ts";
 import { signingSecret } from "./images.ts";
 import { router } from "../http/router.ts";
-import { dbOf, type Db } from "../store/db.ts";
+import { dbOf } from "../store/db.ts";
 import { LEADS, projectFor } from "./guards.ts";
 
 export const exportRoutes = router();
-
-export const FORMATS = ["pancap", "llava", "gcg", "refer", "t2i", "regions"] as const;
-export type ExportFormat = (typeof FORMATS)[number];
-
-/** One page of final images → NDJSON lines in a format. Masks (gcg) are read from R2 per image. */
-export async function formatPage(env: Env, db: Db, format: ExportFormat, page: FinalImage[]): Promise<string> {
-  let out = "";
-  for (const fi of page) {
-    switch (format) {
-      case "pancap":
-        out += toNdjson(toPancap(fi));
-        break;
-      case "llava":
-        out += toNdjson(toLlava(fi));
-        break;
-      case "gcg": {
-        const map = await panopticOf(env.BLOBS, db, fi.image.id);
-        out += toNdjson(toGcg(fi, encodeRleForAll(map, new Set(fi.caption.spans.flatMap((s) => s.segment_ids)))));
-        break;
-      }
-      case "refer":
-        out += toNdjson(toRefer(fi));
-        break;
-      case "t2i":
-        out += toNdjson(toT2i(fi));
-        break;
-      case "regions":
-        out += toNdjson(toRegions(fi));
-        break;
-    }
-  }
-  return out;
-}
-
-/** The NDJSON of an export as a pull stream: one page is fetched only when the reader wants more. */
-export function exportStream(env: Env, db: Db, format: ExportFormat, filter: ExportFilter): ReadableStream<Uint8Array> {
-  const pages = finalImagePages(db, filter);
-  const encoder = new TextEncoder();
-  return new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        const next = await pages.next();
-        if (next.done) {
-          controller.close();
-          return;
-        }
-        const text = await formatPage(env, db, format, next.value);
-        if (text) controller.enqueue(encoder.encode(text));
-      },
-      async cancel() {
-        await pages.return(undefined);
-      },
-    },
-    { highWaterMark: 1 },
-  );
-}
+exportRoutes.openAPIRegistry.register("ExportTrailer", ExportTrailer);
 
 export const ExportQuery = z.object({
   split: z.string().regex(/^[A-Za-z0-9_.-]{1,40}$/).optional().openapi({ description: "Only images of this split." }),
@@ -82,36 +28,67 @@ export const ExportQuery = z.object({
   since: z.iso.datetime({ offset: true }).optional().openapi({ description: "Only captions finalised (or flagged) at or after this time." }),
 });
 
+/** Images one streamed response may hold (default, most): each costs statements of the request's budget. */
+const STREAM_LIMIT = { default: 1000, max: 10_000 };
+
+const StreamQuery = ExportQuery.extend({
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(STREAM_LIMIT.max)
+    .default(STREAM_LIMIT.default)
+    .openapi({ description: `Most images in this response (1–${STREAM_LIMIT.max}, default ${STREAM_LIMIT.default}); a response may hold fewer and still have a \`next\`.` }),
+  cursor: z.string().max(200).optional().openapi({ description: "The trailer's `next` of the previous response (with the same format and filters)." }),
+});
+
+const TRAILER_DOC =
+  "The export comes in pages: each response holds at most `limit` images in image order, then one last line, the trailer " +
+  '(schema `ExportTrailer`: `{"_trailer": {"images": n, "lines": m, "next": cursor | null, "complete": true}}`). ' +
+  "Ask again with `cursor=<next>` (same format and filters) until `next` is null. A response may hold fewer than `limit` images " +
+  "(each response keeps within D1's statements per request) and still have a `next`. A body that does not end with the trailer " +
+  "was cut short (the server errors the stream on a failure, it never ends it cleanly): ask for the same page again.";
+
 const stream = createRoute({
   method: "get",
   path: "/v1/projects/{projectId}/exports/{format}",
   tags: ["Exports"],
   security: [{ bearer: [] }],
-  summary: "Stream the project's final captions in a dataset format (NDJSON, one image per line)",
+  summary: "Stream a page of the project's final captions in a dataset format (NDJSON, one image per line, then a trailer)",
   description:
     "Lead or admin. `pancap`: the canonical record with image info, segments, final region texts and their drafts, and the inline form. " +
     "`llava`: LLaVA conversations with `<p> phrase </p> [SEG]` and `seg_group_ids`. `gcg`: GLaMM GranD-f with one COCO RLE (pycocotools " +
     "string, column-major) per segment. `refer`: one referring expression per span (several lines per image). `t2i`: image/caption " +
-    "pairs. `regions`: per-segment descriptions. The export is streamed page by page; the Worker never holds the project.",
+    "pairs. `regions`: per-segment descriptions. " +
+    TRAILER_DOC +
+    " The body is streamed as it is read; the Worker never holds the project. For a whole large project as one file, use an export job.",
   request: {
     params: z.object({
       projectId: z.string().openapi({ param: { name: "projectId", in: "path" } }),
       format: z.enum(FORMATS).openapi({ param: { name: "format", in: "path" } }),
     }),
-    query: ExportQuery,
+    query: StreamQuery,
   },
   responses: {
-    200: { description: "NDJSON", content: { "application/x-ndjson": { schema: z.string() } } },
+    200: { description: "NDJSON records, then the trailer line", content: { "application/x-ndjson": { schema: z.string() } } },
     ...problemResponses(400, 401, 403, 404),
   },
 });
 
 exportRoutes.openapi(stream, async (c) => {
   const { projectId, format } = c.req.valid("param");
-  const { split, status, since } = c.req.valid("query");
+  const { split, status, since, limit, cursor } = c.req.valid("query");
+  const after = cursor === undefined ? null : decodeCursor(cursor);
+  if (cursor !== undefined && after === null) throw problems.validation([{ path: "query.cursor", message: "not a cursor from this API" }]);
   const db = dbOf(c.env.DB);
   await projectFor(db, principal(c), projectId, LEADS, "export datasets");
-  const body = exportStream(c.env, db, format, { projectId, split, status, since: since === undefined ? undefined : Date.parse(since) });
+  const filter: ExportFilter = { projectId, split, status, since: since === undefined ? undefined : Date.parse(since) };
+  const body = exportPageStream(c.env.BLOBS, db, format, filter, {
+    after,
+    limit,
+    pageSize: exportPageSize(c.env.EXPORT_PAGE_IMAGES),
+    budget: exportStatementBudget(c.env.D1_STATEMENT_LIMIT),
+  });
   // A raw Response: the typed helpers cannot describe a byte stream.
   return new Response(body, {
     status: 200,
@@ -131,7 +108,10 @@ const ExportJobSchema = z
     filter: z.object({ split: z.string().optional(), status: z.string(), since: z.int().optional() }),
     status: z.enum(["queued", "running", "done", "failed"]),
     images: z.int().openapi({ description: "Images written so far." }),
-    bytes: z.int(),
+    lines: z.int().openapi({ description: "NDJSON lines written so far (`refer` writes one per grounded phrase)." }),
+    bytes: z.int().openapi({ description: "Bytes written so far." }),
+    messages: z.int().openapi({ description: "Queue messages that moved the job on: each writes what fits its D1 statement budget and leaves a checkpoint." }),
+    peak_statements: z.int().openapi({ description: "The most D1 statements of one queue invocation that moved the job on (D1 allows 1,000, 50 on the free plan)." }),
     sha256: z.string().nullable(),
     config_hash: z.string().nullable().openapi({ description: "Hash of the project's settings and categories when the file was written." }),
     download: z
@@ -156,16 +136,18 @@ const createJob = createRoute({
   security: [{ bearer: [] }],
   summary: "Export a large project to a file through the queue",
   description:
-    "Lead or admin. The job writes the NDJSON file and a manifest (image count, bytes, the file's sha256, the project's config hash) " +
-    "to R2; poll the job for progress and, when done, signed download URLs.",
-  middleware: [requireContentType("json")] as const,
+    "Lead or admin. The job writes the NDJSON file and a manifest (image and line counts, bytes, the file's sha256, the project's config hash) " +
+    "to R2; poll the job for progress and, when done, signed download URLs. The file is written over several queue messages, each within " +
+    "D1's statements per invocation, each resuming from the checkpoint the last one left (a redelivered or retried message neither " +
+    "repeats nor skips rows). The file holds the data lines only (no trailer); the manifest's counts and sha256 vouch for it.",
+  middleware: [requireContentType("json"), limitBody("json")] as const,
   request: {
     params: z.object({ projectId: z.string().openapi({ param: { name: "projectId", in: "path" } }) }),
     body: { required: true, content: { "application/json": { schema: ExportQuery.extend({ format: z.enum(FORMATS) }).strict().openapi("ExportJobCreate") } } },
   },
   responses: {
     202: { description: "Queued", content: { "application/json": { schema: ExportJobSchema } } },
-    ...problemResponses(400, 401, 403, 404, 415),
+    ...problemResponses(400, 401, 403, 404, 413, 415),
   },
 });
 
@@ -183,18 +165,26 @@ exportRoutes.openapi(createJob, async (c) => {
     filter: { status, ...(split ? { split } : {}), ...(since ? { since: Date.parse(since) } : {}) },
     status: "queued",
     rows: 0,
+    lines: 0,
     bytes: 0,
     sha256: null,
     objectKey: null,
     manifestKey: null,
     configHash: null,
     error: null,
+    seq: 0,
+    cursor: null,
+    uploadId: null,
+    parts: [],
+    carryKey: null,
+    hashState: null,
+    peakStatements: 0,
     createdBy: me.subject,
     createdAt: now,
     updatedAt: now,
   };
   await insertExportJob(db, job);
-  await c.env.DRAFT_QUEUE.send({ kind: "export", jobId: job.id });
+  await c.env.DRAFT_QUEUE.send({ kind: "export", jobId: job.id, seq: 0 });
   c.header("Location", `/v1/projects/${projectId}/exports/jobs/${job.id}`);
   return c.json(await exportJobJson(c.env, job), 202);
 });
@@ -272,7 +262,10 @@ async function exportJobJson(env: Env, j: ExportJobRow) {
     filter: j.filter,
     status: j.status,
     images: j.rows,
+    lines: j.lines,
     bytes: j.bytes,
+    messages: j.seq,
+    peak_statements: j.peakStatements,
     sha256: j.sha256,
     config_hash: j.configHash,
     download:

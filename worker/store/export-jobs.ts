@@ -1,4 +1,4 @@
-import { eq } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import { exportJobs, type ExportJobRow } from "../../schema/tables.ts";
 import type { Db } from "./db.ts";
 
@@ -10,6 +10,26 @@ export async function insertExportJob(db: Db, row: ExportJobRow): Promise<void> 
   await db.insert(exportJobs).values(row);
 }
 
-export async function updateExportJob(db: Db, id: string, changes: Partial<ExportJobRow>): Promise<void> {
-  await db.update(exportJobs).set({ ...changes, updatedAt: Date.now() }).where(eq(exportJobs.id, id));
+type JobChanges = Partial<Omit<ExportJobRow, "id" | "seq" | "updatedAt">>;
+
+/**
+ * Moves the job from checkpoint `fromSeq` to the next with `changes`, only if it is still at
+ * `fromSeq`: of two deliveries of one message, exactly one advances it. False when another did.
+ */
+export async function advanceExportJob(db: Db, id: string, fromSeq: number, changes: JobChanges): Promise<boolean> {
+  const rows = await db
+    .update(exportJobs)
+    .set({ ...changes, seq: fromSeq + 1, updatedAt: Date.now() })
+    .where(and(eq(exportJobs.id, id), eq(exportJobs.seq, fromSeq)))
+    .returning({ id: exportJobs.id })
+    .all();
+  return rows.length === 1;
+}
+
+/** Changes that do not move the job on (an attempt's error, its failure), still only at `atSeq`. */
+export async function markExportJob(db: Db, id: string, atSeq: number, changes: JobChanges): Promise<void> {
+  await db
+    .update(exportJobs)
+    .set({ ...changes, updatedAt: Date.now() })
+    .where(and(eq(exportJobs.id, id), eq(exportJobs.seq, atSeq)));
 }
