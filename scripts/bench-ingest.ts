@@ -8,24 +8,31 @@
  * a JPEG encode of the decoded pixels, which set-of-marks rendering needs (not part of ingestion).
  *
  * Section 2 times whole uploads through the Worker: `wrangler dev` on a free loopback port with a
- * fresh temporary state folder, a lead token, a project, then sequential multipart uploads of the
- * sample, each with different bytes (a COM segment after SOI) so none is answered as a re-upload.
+ * fresh temporary state folder, a lead token, a project, then sequential multipart uploads, each
+ * of distinct bytes in both files, so none is answered as a re-upload and each writes two new R2
+ * objects: the sample JPEG with a COM segment after SOI (other bytes, same pixels), and a distinct
+ * panoptic PNG of the same size with its segments_info, a synthetic scene
+ * (worker/imaging/synthetic.ts synthesizeScene(seed)), generated before the timing starts. After
+ * the run the state folder is checked: as many distinct image and panoptic blobs as uploads.
  * Latency is what the client observes. The server is stopped and its state folder deleted after.
  *
  * The sample is read from ../shared/data/coco-panoptic-sample (or GROUNDWORK_SAMPLE_DIR).
  */
 import type { ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { checkSegmentsInfo } from "../worker/domain/segments-check.ts";
 import type { SegmentInfo } from "../worker/domain/segments-check.ts";
 import { decodeImage } from "../worker/imaging/decode.ts";
 import { encodeJpeg } from "../worker/imaging/jpeg.ts";
 import { decodePanoptic } from "../worker/imaging/panoptic.ts";
 import { measureSegments } from "../worker/imaging/segments.ts";
+import { synthesizeScene } from "../worker/imaging/synthetic.ts";
 import { ensureDevVars } from "./lib/dev-vars.ts";
 import { installNodeJpegCodec } from "./lib/jpeg-node.ts";
+import { findD1File } from "./lib/seed-tasks.ts";
 import { applyLocalMigrations, freePort, startDevServer, stopServer, waitForHealthy } from "./lib/wrangler.ts";
 import { devToken } from "./token.ts";
 
@@ -57,8 +64,15 @@ export interface PureBenchResult {
 
 export interface WorkerBenchResult {
   uploads: number;
+  /** Mean bytes per upload (image + panoptic + segments_info). */
   requestBytes: number;
+  /** Mean segments per upload's panoptic PNG. */
+  segments: number;
   latency: Summary;
+  /** Images the database holds after the run (warm-up included), and their distinct image and panoptic sha256. */
+  stored: { images: number; distinctImages: number; distinctPanoptics: number };
+  /** Objects in the local R2 bucket after the run (each upload writes its image and its panoptic). */
+  r2Objects: number | null;
 }
 
 const STAGES = ["decodeImage", "decodePanoptic", "sizeCheck", "measureSegments", "checkSegmentsInfo"] as const;
@@ -202,14 +216,18 @@ export async function benchWorker(s: BenchSample, warmup = 10, uploads = 60): Pr
     });
     if (created.status !== 201) throw new Error(`creating the bench project answered ${created.status}: ${await created.text()}`);
 
-    const segmentsInfo = JSON.stringify(s.segmentsInfo);
-    let requestBytes = 0;
+    // Distinct panoptic PNGs of the sample's size, made before the timing starts.
+    const { width, height } = decodePanoptic(s.png, "panoptic");
+    const scenes = Array.from({ length: warmup + uploads }, (_, n) => synthesizeScene(10_000 + n, { width, height }));
+    let bytes = 0;
+    let segments = 0;
     const upload = async (n: number): Promise<number> => {
       const jpeg = uniqueJpeg(s.jpeg, n);
-      requestBytes = jpeg.length + s.png.length + segmentsInfo.length;
+      const scene = scenes[n];
+      const segmentsInfo = JSON.stringify(scene.segmentsInfo);
       const form = new FormData();
       form.set("image", new Blob([jpeg], { type: "image/jpeg" }), `${IMAGE}.jpg`);
-      form.set("panoptic", new Blob([s.png], { type: "image/png" }), `${IMAGE}.png`);
+      form.set("panoptic", new Blob([scene.panoptic], { type: "image/png" }), `${IMAGE}-${n}.png`);
       form.set("segments_info", segmentsInfo);
       const t = performance.now();
       const res = await fetch(`${base}/v1/projects/bench/images`, { method: "POST", headers: auth, body: form });
@@ -220,8 +238,15 @@ export async function benchWorker(s: BenchSample, warmup = 10, uploads = 60): Pr
     };
     for (let i = 0; i < warmup; i++) await upload(i);
     const times: number[] = [];
-    for (let i = 0; i < uploads; i++) times.push(await upload(warmup + i));
-    return { uploads, requestBytes, latency: summarize(times) };
+    for (let i = 0; i < uploads; i++) {
+      const scene = scenes[warmup + i];
+      bytes += uniqueJpeg(s.jpeg, warmup + i).length + scene.panoptic.length + JSON.stringify(scene.segmentsInfo).length;
+      segments += scene.segmentsInfo.length;
+      times.push(await upload(warmup + i));
+    }
+    await stopServer(server);
+    server = undefined;
+    return { uploads, requestBytes: bytes / uploads, segments: segments / uploads, latency: summarize(times), stored: storedImages(stateDir), r2Objects: r2ObjectCount(stateDir) };
   } catch (err) {
     if (serverLog) console.error(`wrangler dev output (tail):\n${serverLog}`);
     throw err;
@@ -231,13 +256,47 @@ export async function benchWorker(s: BenchSample, warmup = 10, uploads = 60): Pr
   }
 }
 
+/** What the database holds after the run: every upload a new image with its own bytes. */
+function storedImages(stateDir: string): WorkerBenchResult["stored"] {
+  const db = new DatabaseSync(findD1File(stateDir), { readOnly: true });
+  try {
+    const row = db.prepare("SELECT COUNT(*) AS images, COUNT(DISTINCT image_sha256) AS di, COUNT(DISTINCT panoptic_sha256) AS dp FROM images").get() as { images: number; di: number; dp: number };
+    return { images: Number(row.images), distinctImages: Number(row.di), distinctPanoptics: Number(row.dp) };
+  } finally {
+    db.close();
+  }
+}
+
+/** Miniflare keeps each R2 object's bytes as one file under v3/r2/<bucket>/blobs; null if that layout is not found. */
+function r2ObjectCount(stateDir: string): number | null {
+  const root = join(stateDir, "v3", "r2");
+  if (!existsSync(root)) return null;
+  let count = 0;
+  let found = false;
+  for (const bucket of readdirSync(root)) {
+    const blobs = join(root, bucket, "blobs");
+    if (!existsSync(blobs) || !statSync(blobs).isDirectory()) continue;
+    found = true;
+    count += readdirSync(blobs).length;
+  }
+  return found ? count : null;
+}
+
 export function workerLine(r: WorkerBenchResult): string {
   return `through the Worker (wrangler dev, loopback): median ${r.latency.median.toFixed(2)} ms, p95 ${r.latency.p95.toFixed(2)} ms per upload`;
 }
 
 export function printWorker(r: WorkerBenchResult): void {
-  console.log(`\n== Through the Worker (${IMAGE}, ${r.uploads} sequential uploads of ${(r.requestBytes / 1024).toFixed(0)} KiB, each 201) ==`);
+  console.log(
+    `\n== Through the Worker (${IMAGE}.jpg made distinct + a distinct synthetic panoptic PNG of its size, ${r.segments.toFixed(1)} segments on average; ` +
+      `${r.uploads} sequential uploads of ${(r.requestBytes / 1024).toFixed(0)} KiB on average, each 201) ==`,
+  );
   console.log(workerLine(r));
+  const st = r.stored;
+  console.log(
+    `  stored: ${st.images} images (warm-up included) with ${st.distinctImages} distinct image and ${st.distinctPanoptics} distinct panoptic sha256; ` +
+      `R2 objects ${r.r2Objects ?? "n/a (unknown local layout)"}${st.distinctImages === st.images && st.distinctPanoptics === st.images ? "" : "  WARNING: some uploads shared bytes"}`,
+  );
 }
 
 function intArg(name: string, fallback: number): number {

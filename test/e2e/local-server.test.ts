@@ -112,7 +112,7 @@ describe("the local server started as the README says", () => {
     },
   );
 
-  it("claims arriving together share D1 batches in the real runtime, and no task is leased twice", async () => {
+  it("claims and submits arriving together share D1 batches in the real runtime; no task is leased twice, none submitted twice", async () => {
     // Requests share a batch only where the runtime wakes each in its own context, which the
     // worker tests' pool turns off: this is the one place the cross-request path runs under test.
     const tokens = await Promise.all(Array.from({ length: 40 }, (_, i) => devToken("annotator", ["demo"], `e2e-claimer-${i}`)));
@@ -124,15 +124,34 @@ describe("the local server started as the README says", () => {
           body: JSON.stringify({ round: 1, kind: "edit" }),
         });
         const batch = Number(/batch of (\d+)/.exec(r.headers.get("server-timing") ?? "")?.[1]);
-        return { status: r.status, batch, lease: r.status === 200 ? ((await r.json()) as { task_id: string; image: { id: string } }) : null };
+        type Lease = { task_id: string; lease_token: string; image: { id: string }; start: { texts: { segment_id: number; text: string }[] } };
+        return { status: r.status, batch, token, lease: r.status === 200 ? ((await r.json()) as Lease) : null };
       }),
     );
     expect(answers.every((a) => a.status === 200 || a.status === 204)).toBe(true);
     expect(answers.every((a) => a.batch >= 1)).toBe(true);
     expect(Math.max(...answers.map((a) => a.batch))).toBeGreaterThan(1);
-    const leases = answers.flatMap((a) => (a.lease ? [a.lease] : []));
+    const leases = answers.flatMap((a) => (a.lease ? [{ ...a.lease, bearer: a.token }] : []));
     expect(leases.length).toBeGreaterThan(0);
     expect(new Set(leases.map((l) => l.task_id)).size).toBe(leases.length);
+
+    // Their submits, all at once (group-committed too), then all retried at once: each recorded once, a retry answers the same.
+    const submitAll = () =>
+      Promise.all(
+        leases.map(async (l) => {
+          const r = await fetch(`${BASE}/v1/tasks/${l.task_id}/submissions`, {
+            method: "POST",
+            headers: { authorization: `Bearer ${l.bearer}`, "content-type": "application/json", "idempotency-key": `e2e-submit-${l.task_id}` },
+            body: JSON.stringify({ lease_token: l.lease_token, regions: l.start.texts.map((t) => ({ segment_id: t.segment_id, action: "accepted", text: t.text })) }),
+          });
+          return { status: r.status, id: ((await r.json()) as { id: string }).id };
+        }),
+      );
+    const first = await submitAll();
+    expect(first.map((s) => s.status)).toEqual(leases.map(() => 201));
+    expect(new Set(first.map((s) => s.id)).size).toBe(leases.length);
+    const again = await submitAll();
+    expect(again).toEqual(first);
   });
 
   describe.skipIf(!existsSync(join(SAMPLE, "panoptic_examples.json")))(

@@ -148,6 +148,11 @@ describe("authorization", () => {
 describe("edges", () => {
   it("healthz, openapi and docs need no token; unknown routes are problem+json 404", async () => {
     expect((await call("GET", "/healthz")).data.status).toBe("ok");
+    // The probe through the claims' group commit (alone here: the test pool cannot share batches across requests).
+    const batched = await call("GET", "/healthz?via=group-commit");
+    expect(batched.data.status).toBe("ok");
+    expect(batched.res.headers.get("server-timing")).toContain('d1;desc="1 statements in 1 calls"');
+    expect((await call("GET", "/healthz?via=elsewhere")).status).toBe(400);
     const doc = await call("GET", "/openapi.json");
     expect(doc.data.openapi).toBe("3.1.0");
     expect(Object.keys(doc.data.paths)).toEqual(

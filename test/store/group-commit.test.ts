@@ -8,7 +8,12 @@ import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { dbOf } from "../../worker/store/db.ts";
 import { BatchLostError, GroupCommit, groupCommit, MAX_BATCH } from "../../worker/store/group-commit.ts";
-import { claimWithImage, type ClaimRequest } from "../../worker/store/tasks.ts";
+import { claimWithImage, commitBatch, submitContext, type ClaimRequest } from "../../worker/store/tasks.ts";
+import { buildSubmission, submitStatements } from "../../worker/flows/submit.ts";
+import { startTexts } from "../../worker/flows/start-text.ts";
+import { rememberAnswer } from "../../worker/store/idempotency.ts";
+import { getProject } from "../../worker/store/projects.ts";
+import { getSubmission } from "../../worker/store/submissions.ts";
 import { createProject, tokenFor } from "../support/api.ts";
 import { ingestScene } from "../support/scenes.ts";
 
@@ -134,3 +139,65 @@ describe("group commit", () => {
     expect(await rows<{ id: number }>("SELECT id FROM gc_slow ORDER BY id")).toEqual([1, 2, 3, 4, 5].map((id) => ({ id })));
   });
 });
+
+describe("group commit of submits", () => {
+  it("a submit's read through group commit is the read without it", async () => {
+    await createProject(lead, { id: "gc-read" });
+    await ingestScene(lead, "gc-read", 70);
+    const db = dbOf(env.DB);
+    const { claimed } = await claimWithImage(db, { ...claimFor("gc-read", "gc-reader", "gc-read-token") }, null);
+    expect(claimed).not.toBeNull();
+    const commit = groupCommit(env.DB, true)!;
+    const [batched, direct] = await Promise.all([submitContext(db, claimed!.task.id, "gc-reader", "k-1", commit), submitContext(db, claimed!.task.id, "gc-reader", "k-1", null)]);
+    expect(batched).toEqual(direct);
+    expect(batched!.task.leaseToken).toBe("gc-read-token");
+    expect(await submitContext(db, "tsk_00000000000000000000000000", "gc-reader", "k-1", commit)).toBeNull();
+  });
+
+  it("each request's write batch commits whole or not at all, shares D1 batches with others, and its failure reaches only it", { timeout: 30_000 }, async () => {
+    await createProject(lead, { id: "gc-submits", settings: { redundancy: { round1: 2 } } });
+    for (const seed of [71, 72, 73, 74]) await ingestScene(lead, "gc-submits", seed);
+    const db = dbOf(env.DB);
+    const project = (await getProject(db, "gc-submits"))!;
+    const commit = groupCommit(env.DB, true)!;
+    // Eight people, one lease each, then each builds its submit as the route does.
+    const prepared = [];
+    for (let i = 0; i < 8; i++) {
+      const subject = `gc-sub-${i}`;
+      const { claimed } = await claimWithImage(db, claimFor("gc-submits", subject, `gc-sub-token-${i}`), null);
+      const context = (await submitContext(db, claimed!.task.id, subject, `gc-key-${i}`, null))!;
+      const start = await startTexts(db, context.image, context.segments, "template", null, null);
+      const body = { lease_token: i === 6 ? "forged" : claimed!.task.leaseToken!, regions: [...start.texts].map(([segment_id, text]) => ({ segment_id, action: "accepted" as const, text })) };
+      const now = Date.now();
+      const row = await buildSubmission(db, context, project, context.task, subject, body, now);
+      const queries = [...submitStatements(db, project, context.task, row, now), rememberAnswer(db, subject, `gc-key-${i}`, `submit:${context.task.id}`, "hash", 201, { id: row.id }, now)];
+      prepared.push({ subject, task: context.task, row, queries });
+    }
+    // First four together: they share batches (the first leaves alone, the others wait and go together).
+    const first = await Promise.all(prepared.slice(0, 4).map((p) => commitBatch(db, p.queries, commit)));
+    expect(Math.max(...first)).toBeGreaterThan(1);
+    // Then four more, one of them with a forged lease token: its trigger aborts the shared batch, each is sent again alone.
+    const settled = await Promise.allSettled(prepared.slice(4).map((p) => commitBatch(db, p.queries, commit)));
+    expect(settled.map((s) => s.status)).toEqual(["fulfilled", "fulfilled", "rejected", "fulfilled"]);
+    expect(String((settled[2] as PromiseRejectedResult).reason)).toMatch(/lease_not_held/);
+
+    for (const [i, p] of prepared.entries()) {
+      const stored = await getSubmission(db, p.row.id);
+      const reviews = await rows<{ n: number }>("SELECT count(*) AS n FROM tasks WHERE kind = 'review' AND submission_id = ?", p.row.id);
+      const answers = await rows<{ n: number }>("SELECT count(*) AS n FROM idempotency WHERE subject = ? AND key = ?", p.subject, `gc-key-${i}`);
+      const [task] = await rows<{ status: string }>("SELECT status FROM tasks WHERE id = ?", p.task.id);
+      if (i === 6) {
+        // Nothing of the failing request's batch happened.
+        expect([stored, reviews[0].n, answers[0].n, task.status]).toEqual([undefined, 0, 0, "leased"]);
+      } else {
+        // Everything of the others', once, stored as db.batch stores it (JSON columns included).
+        expect(stored).toEqual(p.row);
+        expect([reviews[0].n, answers[0].n, task.status]).toEqual([1, 1, "submitted"]);
+      }
+    }
+  });
+});
+
+function claimFor(projectId: string, subject: string, token: string): ClaimRequest {
+  return { projectId, round: 1, kind: "edit", subject, token, now: Date.now(), leaseMs: 60_000, templateStart: true };
+}

@@ -17,7 +17,7 @@ import { replayFor, replayOf, rememberAnswer, requestHash } from "../store/idemp
 import { isUniqueViolation } from "../store/images.ts";
 import { getProjectForClaims } from "../store/projects.ts";
 import { getSubmission, submissionOfTask } from "../store/submissions.ts";
-import { claimWithImage, getTask, heartbeat, heldWithToken, recordStart, release, submitContext } from "../store/tasks.ts";
+import { claimWithImage, commitBatch, getTask, heartbeat, heldWithToken, recordStart, release, submitContext } from "../store/tasks.ts";
 import { keyedLeaseToken, leaseSecret } from "../auth/lease-token.ts";
 import { ANY_ROLE, projectFor } from "./guards.ts";
 import { leaseJson, submissionJson } from "./shape-tasks.ts";
@@ -28,7 +28,9 @@ const security = [{ bearer: [] }];
 
 const ClaimHeaders = z.object({
   "Server-Timing": z.string().openapi({
-    description: 'How many claims shared this one\'s D1 batch, e.g. `claim;desc="batch of 7"` (claims arriving together are committed together).',
+    description:
+      'How many requests shared this claim\'s D1 batch, e.g. `claim;desc="batch of 7"` (claims and submits arriving together are committed together), ' +
+      'beside the D1 statements and calls of the request (`d1;desc="1 statements in 1 calls"`).',
   }),
 });
 
@@ -180,7 +182,7 @@ const submit = createRoute({
   },
   responses: {
     201: { description: "Recorded", content: { "application/json": { schema: SubmissionSchema } } },
-    ...problemResponses(400, 401, 403, 404, 409, 413, 415, 422),
+    ...problemResponses(400, 401, 403, 404, 409, 413, 415, 422, 503),
   },
 });
 
@@ -191,7 +193,7 @@ taskRoutes.openapi(submit, async (c) => {
   const me = principal(c);
   const db = dbOf(c.env.DB);
   // One statement reads the task, its image, segments and start draft, and an earlier answer under this key.
-  const context = await submitContext(db, taskId, me.subject, key);
+  const context = await unlessLost(submitContext(db, taskId, me.subject, key));
   if (!context) throw problems.notFound(`task "${taskId}"`);
   const { task, image, segments, draft } = context;
   const project = await projectFor(db, me, task.projectId, ANY_ROLE, "work on tasks", getProjectForClaims);
@@ -218,8 +220,11 @@ taskRoutes.openapi(submit, async (c) => {
   // Accepted as it arrives, a round-1 submission may complete its image: the same batch says so.
   const due = !project.settings.review.required && task.round === 1 ? [markConsolidationDue(db, image.id, me.subject, now)] : [];
   try {
-    await db.batch([...submitStatements(db, project, task, row, now), ...finalize, ...due, rememberAnswer(db, me.subject, key, route, hash, 201, answer, now)]);
+    // One batch, shared with the submits (and claims) that arrive together (group commit), still atomic on its own.
+    await commitBatch(db, [...submitStatements(db, project, task, row, now), ...finalize, ...due, rememberAnswer(db, me.subject, key, route, hash, 201, answer, now)]);
   } catch (err) {
+    // Applied or not, a retry with the same key answers right: the answer is remembered in the same batch.
+    if (err instanceof BatchLostError) throw problems.unavailable(`${err.message}; retry with the same Idempotency-Key`, 1);
     if (String(err).includes("lease_not_held")) throw leaseProblem((await getTask(db, task.id)) ?? task, me.subject, body.lease_token, Date.now());
     if (isUniqueViolation(err)) {
       const again = await replayFor(db, me.subject, key, route, hash);
@@ -232,6 +237,16 @@ taskRoutes.openapi(submit, async (c) => {
   c.header("Location", `/v1/submissions/${row.id}`);
   return c.json(answer, 201);
 });
+
+/** A read whose batch never answered changed nothing: the caller may simply retry. */
+async function unlessLost<T>(read: Promise<T>): Promise<T> {
+  try {
+    return await read;
+  } catch (error) {
+    if (error instanceof BatchLostError) throw problems.unavailable(`${error.message}; retry`, 1);
+    throw error;
+  }
+}
 
 async function taskFor(db: Db, c: Parameters<typeof principal>[0], taskId: string) {
   const task = await getTask(db, taskId);

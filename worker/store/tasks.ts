@@ -365,20 +365,71 @@ export interface StoredAnswer {
 
 /**
  * Everything a submit reads, in ONE statement: the task with its image, segments and the draft it
- * started from, and the caller's earlier answer under the same Idempotency-Key, if any.
+ * started from, and the caller's earlier answer under the same Idempotency-Key, if any. Like the
+ * claim, the statement is written once per binding and only bound per submit, and it goes through
+ * group commit: submits (and claims) arriving together share one D1 round trip.
  */
-export async function submitContext(db: Db, taskId: string, subject: string, key: string): Promise<(Claimed & { answer: StoredAnswer | null }) | null> {
-  const row = await db
-    .select({
-      ...withImage,
-      answerJson: sql<string | null>`(SELECT json_object('route', k.route, 'requestHash', k.request_hash, 'status', k.status, 'response', k.response)
-        FROM idempotency k WHERE k.subject = ${subject} AND k.key = ${key})`.as("answerJson"),
-    })
-    .from(tasks)
-    .where(eq(tasks.id, taskId))
-    .get();
-  if (!row) return null;
-  const { answerJson, ...rest } = row;
-  const claimed = claimedOf(rest);
+export async function submitContext(
+  db: Db,
+  taskId: string,
+  subject: string,
+  key: string,
+  commit: GroupCommit | null = groupCommit(db.$client),
+): Promise<(Claimed & { answer: StoredAnswer | null }) | null> {
+  const read = submitContextStatement(db);
+  const statement = read.statement.bind(...read.params.map((p) => ("name" in p ? { taskId, subject, key }[p.name] : p.value)));
+  const result = commit ? (await commit.run(statement)).result : await statement.all();
+  const raw = result.results[0] as Record<string, unknown> | undefined;
+  if (!raw) return null;
+  const claimed = claimedOf(taskWithImageOf(raw));
+  const answerJson = raw.answerJson as string | null;
   return claimed && { ...claimed, answer: answerJson ? (JSON.parse(answerJson) as StoredAnswer) : null };
+}
+
+type SubmitReadParam = { name: "taskId" | "subject" | "key" } | { value: unknown };
+const submitReads = new WeakMap<D1Database, { statement: D1PreparedStatement; params: SubmitReadParam[] }>();
+
+function submitContextStatement(db: Db) {
+  const d1 = db.$client;
+  let read = submitReads.get(d1);
+  if (!read) {
+    const query = db
+      .select({
+        ...withImage,
+        answerJson: sql<string | null>`(SELECT json_object('route', k.route, 'requestHash', k.request_hash, 'status', k.status, 'response', k.response)
+          FROM idempotency k WHERE k.subject = ${sql.placeholder("subject")} AND k.key = ${sql.placeholder("key")})`.as("answerJson"),
+      })
+      .from(tasks)
+      .where(eq(tasks.id, sql.placeholder("taskId")))
+      .toSQL();
+    const params = query.params.map((p): SubmitReadParam => (p instanceof Placeholder ? { name: p.name as "taskId" | "subject" | "key" } : { value: p }));
+    submitReads.set(d1, (read = { statement: d1.prepare(query.sql), params }));
+  }
+  return read;
+}
+
+/** A Drizzle query of a write batch: anything with the SQL and parameters it would send. */
+interface BatchQuery {
+  toSQL(): { sql: string; params: unknown[] };
+}
+
+/**
+ * A request's write batch, atomic as `db.batch` is, through group commit where there is one: the
+ * batches of requests arriving together go to D1 in one round trip and one transaction, and one
+ * that fails is sent again alone, so its error reaches only the request it came from. Returns how
+ * many requests' batches shared the D1 batch.
+ */
+export async function commitBatch(db: Db, queries: readonly BatchQuery[], commit: GroupCommit | null = groupCommit(db.$client)): Promise<number> {
+  if (!commit) {
+    await db.batch(queries as unknown as Parameters<Db["batch"]>[0]);
+    return 1;
+  }
+  const d1 = db.$client;
+  const { batch } = await commit.runGroup(
+    queries.map((q) => {
+      const { sql: text, params } = q.toSQL();
+      return d1.prepare(text).bind(...params);
+    }),
+  );
+  return batch;
 }
