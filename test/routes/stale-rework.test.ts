@@ -89,4 +89,16 @@ describe("stale captions come back", () => {
     expect(claimed.map((c) => c.status)).toEqual([200, 200]);
     expect(claimed.every((c) => c.data.start.source === "rework")).toBe(true);
   });
+
+  it("bad input gets a precise problem: a malformed image id, an unknown image or project, no token", async () => {
+    const malformed = await call("POST", "/v1/images/not-an-image/caption/rework", { token: lead });
+    expect(malformed.status).toBe(400);
+    expect(malformed.res.headers.get("content-type")).toContain("application/problem+json");
+    expect(malformed.data.errors[0].path).toBe("path.imageId");
+    const unknown = await call("POST", `/v1/images/img_${"0".repeat(26)}/caption/rework`, { token: lead });
+    expect(unknown.status).toBe(404);
+    expect((await call("POST", "/v1/projects/no-such-project/captions/rework", { token: lead })).status).toBe(404);
+    expect((await call("POST", "/v1/projects/sr-all/captions/rework", {})).status).toBe(401);
+    expect((await call("POST", "/v1/projects/sr-all/captions/rework", { token: a3 })).status).toBe(403);
+  });
 });

@@ -6,6 +6,7 @@
  * Pure. Same seed and size → byte-identical PNGs. segments_info is measured from the drawn map
  * rather than from the shapes, so occlusion can never make it disagree with the PNG.
  */
+import { seededRandom } from "../domain/random.ts";
 import { encode as encodePngLib } from "fast-png";
 import type { SegmentInfo } from "../domain/segments-check.ts";
 import { encodePanoptic } from "./panoptic.ts";
@@ -39,18 +40,6 @@ const CATEGORY = {
 type CategoryName = keyof typeof CATEGORY;
 type ThingName = "person" | "bicycle" | "car" | "cat" | "dog";
 const THINGS: ThingName[] = ["person", "person", "car", "dog", "cat", "bicycle"];
-
-/** mulberry32: tiny, fast and good enough for visual noise; fully determined by the seed. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A drawable part: a membership test over a bounding box plus a colour per pixel. */
 interface Part {
@@ -193,7 +182,7 @@ export function synthesizeScene(seed: number, opts: { width?: number; height?: n
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 16 || height < 16) {
     throw new RangeError(`synthetic scenes need integer sizes of at least 16×16, got ${width}×${height}`);
   }
-  const rand = mulberry32(seed);
+  const rand = seededRandom(seed);
   const n = width * height;
   const ids = new Uint32Array(n);
   const rgb = new Float32Array(n * 3);

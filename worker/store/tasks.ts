@@ -40,6 +40,10 @@ export interface HoldForDraft {
 
 const draftStatus = (key: string) => sql`(SELECT d.status FROM drafts d WHERE d.key = ${key})`;
 
+/** Where work starts from a draft in this status: its texts when it is done, the template when it failed; `pending` gives `whilePending`. */
+const startSourceFor = (status: SQL, whilePending: SQL) =>
+  sql`CASE ${status} WHEN 'ready' THEN 'vlm' WHEN 'partial' THEN 'vlm' WHEN 'failed' THEN 'template-fallback' ELSE ${whilePending} END`;
+
 /**
  * A new task that waits for its draft, decided inside its own insert: open at once (starting from
  * the draft) if the draft is already done, else held; a draft that finishes later opens it in its
@@ -50,7 +54,7 @@ export function heldForDraft(t: TaskRow, hold: HoldForDraft): TaskRow {
     ...t,
     status: sql`CASE WHEN COALESCE(${draftStatus(hold.key)}, 'pending') = 'pending' THEN 'held' ELSE 'open' END` as unknown as TaskRow["status"],
     startKey: hold.key,
-    startSource: sql`CASE ${draftStatus(hold.key)} WHEN 'failed' THEN 'template-fallback' WHEN 'ready' THEN 'vlm' WHEN 'partial' THEN 'vlm' ELSE NULL END` as unknown as string,
+    startSource: startSourceFor(draftStatus(hold.key), sql`NULL`) as unknown as string,
     holdUntil: hold.until,
   };
 }
@@ -320,7 +324,8 @@ export async function openHeldPastWait(db: Db, now: number): Promise<number> {
     .update(tasks)
     .set({
       status: "open",
-      startSource: sql`CASE (SELECT d.status FROM drafts d WHERE d.key = ${tasks.startKey}) WHEN 'ready' THEN 'vlm' WHEN 'partial' THEN 'vlm' ELSE 'template-fallback' END`,
+      // Past the wait, a draft still pending is no start: the template stands in.
+      startSource: startSourceFor(sql`(SELECT d.status FROM drafts d WHERE d.key = ${tasks.startKey})`, sql`'template-fallback'`),
       holdUntil: null,
       updatedAt: now,
     })

@@ -1,4 +1,4 @@
-import { seededRandom } from "./random.ts";
+import { seededRandom } from "../random.ts";
 
 /**
  * Strengths of caption sources from pairwise votes: Bradley–Terry (ties counted as half a win each

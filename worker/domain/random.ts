@@ -1,6 +1,6 @@
 /**
- * A seeded pseudo-random stream (mulberry32): a study's plan and its bootstrap intervals must come
- * out the same from the same seed, on any machine, so they can be reproduced from the paper's seed.
+ * A seeded pseudo-random stream (mulberry32): synthetic scenes, a study's plan and its bootstrap
+ * intervals must come out the same from the same seed, on any machine.
  */
 export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
