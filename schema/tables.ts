@@ -3,6 +3,7 @@ import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from
 import type { Coverage as CaptionCoverage, CaptionStats } from "../worker/domain/coverage.ts";
 import type { SubmissionEffort } from "../worker/domain/edit-effort.ts";
 import type { ProjectSettings } from "./project-settings.ts";
+import type { StudyDesign } from "./study-design.ts";
 
 // JSON columns hold the domain's own shapes (pure types, no runtime dependency).
 export type { CaptionCoverage, CaptionStats, SubmissionEffort };
@@ -573,3 +574,282 @@ export const exportJobs = sqliteTable(
 );
 
 export type ExportJobRow = typeof exportJobs.$inferSelect;
+
+/**
+ * Captions a lead uploaded as a named set (e.g. another model's or another dataset's captions of
+ * the same images): what an `import:<name>` study source reads. An upload replaces the set whole.
+ */
+export const importedCaptions = sqliteTable(
+  "imported_captions",
+  {
+    projectId: text("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    imageId: text("image_id")
+      .notNull()
+      .references(() => images.id, { onDelete: "cascade" }),
+    text: text("text").notNull(),
+    uploadId: text("upload_id").notNull(),
+    line: integer("line").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.projectId, t.name, t.imageId] })],
+);
+
+/** Every caption-set upload, kept: who sent which bytes, and how many lines they held. */
+export const captionUploads = sqliteTable(
+  "caption_uploads",
+  {
+    id: text("id").primaryKey(),
+    projectId: text("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    lines: integer("lines").notNull(),
+    bytes: integer("bytes").notNull(),
+    sha256: text("sha256").notNull(),
+    createdBy: text("created_by").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [index("caption_uploads_set").on(t.projectId, t.name, t.id)],
+);
+
+export type StudyStatus = "draft" | "open" | "closed";
+
+/** A pairwise user study: which caption sources, how voted; its plan is made and frozen when it opens. */
+export const studies = sqliteTable(
+  "studies",
+  {
+    id: text("id").primaryKey(),
+    projectId: text("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    question: text("question").notNull(),
+    status: text("status").$type<StudyStatus>().notNull(),
+    design: text("design", { mode: "json" }).$type<StudyDesign>().notNull(),
+    seed: integer("seed").notNull(),
+    version: integer("version").notNull().default(1),
+    /** Fresh for every change: the rest of the change's batch is guarded by it. */
+    writeId: text("write_id"),
+    /** Regular pairs and gold pairs in the plan, and regular votes cast (kept by each vote's batch). */
+    pairs: integer("pairs").notNull().default(0),
+    goldPairs: integer("gold_pairs").notNull().default(0),
+    votes: integer("votes").notNull().default(0),
+    createdBy: text("created_by").notNull(),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+    openedAt: integer("opened_at"),
+    closedAt: integer("closed_at"),
+  },
+  (t) => [index("studies_project").on(t.projectId, t.id)],
+);
+
+/** The model captions a study asked for: per `vlm:` source and image, the draft (round 3) that holds it. */
+export const studyDescribeRequests = sqliteTable(
+  "study_describe_requests",
+  {
+    studyId: text("study_id")
+      .notNull()
+      .references(() => studies.id, { onDelete: "cascade" }),
+    source: text("source").notNull(),
+    imageId: text("image_id").notNull(),
+    draftKey: text("draft_key").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.studyId, t.source, t.imageId] })],
+);
+
+/** The caption each source gave each image of the plan, copied when the study opened: what voters saw. */
+export const studyCaptions = sqliteTable(
+  "study_captions",
+  {
+    studyId: text("study_id")
+      .notNull()
+      .references(() => studies.id, { onDelete: "cascade" }),
+    source: text("source").notNull(),
+    imageId: text("image_id").notNull(),
+    text: text("text").notNull(),
+    spans: text("spans", { mode: "json" }).$type<DraftCaption["spans"]>(),
+    /** Where the text came from (final caption version, draft key, upload), for the record. */
+    origin: text("origin").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.studyId, t.source, t.imageId] })],
+);
+
+export type PairKind = "pair" | "gold";
+
+/** One caption pair of the plan: an image and two sources (gold pairs carry their correct answer). */
+export const studyPairs = sqliteTable(
+  "study_pairs",
+  {
+    id: text("id").primaryKey(),
+    studyId: text("study_id")
+      .notNull()
+      .references(() => studies.id, { onDelete: "cascade" }),
+    position: integer("position").notNull(),
+    imageId: text("image_id").notNull(),
+    a: text("a").notNull(),
+    b: text("b").notNull(),
+    kind: text("kind").$type<PairKind>().notNull(),
+    goldAnswer: text("gold_answer"),
+    /** How a planted gold pair's error was made. */
+    planted: text("planted", { mode: "json" }).$type<{ kind: string; from: string; to: string }>(),
+  },
+  (t) => [uniqueIndex("study_pairs_position").on(t.studyId, t.position), index("study_pairs_kind").on(t.studyId, t.kind, t.position)],
+);
+
+export type BallotKind = "pair" | "gold" | "repeat";
+export type BallotStatus = "open" | "leased" | "voted";
+
+/**
+ * One vote to be cast, handed out by the lease engine as tasks are: `k` shared ballots per pair,
+ * and personal ones (a voter's gold pairs and swapped repeats) that only their voter can take,
+ * once they have cast `dueAfter` votes. Sides are decided at the claim (see `swapped`).
+ */
+export const ballots = sqliteTable(
+  "ballots",
+  {
+    id: text("id").primaryKey(),
+    studyId: text("study_id")
+      .notNull()
+      .references(() => studies.id, { onDelete: "cascade" }),
+    pairId: text("pair_id").notNull(),
+    position: integer("position").notNull(),
+    slot: integer("slot").notNull(),
+    kind: text("kind").$type<BallotKind>().notNull(),
+    status: text("status").$type<BallotStatus>().notNull(),
+    imageId: text("image_id").notNull(),
+    a: text("a").notNull(),
+    b: text("b").notNull(),
+    /** Personal ballots: the only voter who may take it ('' for shared ballots). */
+    assignedTo: text("assigned_to").notNull().default(""),
+    dueAfter: integer("due_after").notNull().default(0),
+    repeatOf: text("repeat_of"),
+    /** 1: `b` is shown as A (left), `a` as B. */
+    swapped: integer("swapped").notNull().default(0),
+    leaseOwner: text("lease_owner"),
+    leaseToken: text("lease_token"),
+    leaseExpires: integer("lease_expires"),
+    leasedAt: integer("leased_at"),
+    voteId: text("vote_id"),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [
+    index("ballots_open_queue").on(t.studyId, t.position, t.slot).where(sql`${t.status} = 'open' AND ${t.kind} = 'pair'`),
+    index("ballots_personal").on(t.studyId, t.assignedTo, t.dueAfter).where(sql`${t.status} = 'open' AND ${t.kind} != 'pair'`),
+    index("ballots_lease_expiry").on(t.leaseExpires).where(sql`${t.status} = 'leased'`),
+    index("ballots_held").on(t.studyId, t.leaseOwner).where(sql`${t.status} = 'leased'`),
+    index("ballots_voter").on(t.studyId, t.leaseOwner, t.kind, t.a, t.b),
+    index("ballots_assigned").on(t.studyId, t.assignedTo, t.pairId),
+    index("ballots_pair").on(t.pairId),
+  ],
+);
+
+/** Who has held a shared ballot of a pair: the claim never gives them a second one (written by trigger). */
+export const pairVoters = sqliteTable(
+  "pair_voters",
+  {
+    pairId: text("pair_id").notNull(),
+    voter: text("voter").notNull(),
+    ballotId: text("ballot_id").notNull(),
+    at: integer("at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.pairId, t.voter] })],
+);
+
+export type VoteChoice = "A" | "B" | "tie";
+
+/** A vote, append-only: what was shown where, what was chosen, why, and how long it took. */
+export const votes = sqliteTable(
+  "votes",
+  {
+    id: text("id").primaryKey(),
+    studyId: text("study_id").notNull(),
+    ballotId: text("ballot_id").notNull(),
+    pairId: text("pair_id").notNull(),
+    imageId: text("image_id").notNull(),
+    kind: text("kind").$type<BallotKind>().notNull(),
+    a: text("a").notNull(),
+    b: text("b").notNull(),
+    /** The source shown on the left (as A). */
+    left: text("left").notNull(),
+    choice: text("choice").$type<VoteChoice>().notNull(),
+    /** The source chosen; null for a tie. */
+    winner: text("winner"),
+    voter: text("voter").notNull(),
+    reasons: text("reasons", { mode: "json" }).$type<{ source: string; code: string }[]>().notNull(),
+    activeMs: integer("active_ms"),
+    durationMs: integer("duration_ms").notNull(),
+    leasedAt: integer("leased_at").notNull(),
+    at: integer("at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("votes_ballot").on(t.ballotId),
+    uniqueIndex("votes_pair_voter").on(t.pairId, t.voter).where(sql`${t.kind} != 'repeat'`),
+    index("votes_study").on(t.studyId, t.id),
+  ],
+);
+
+/** A voter in a study: counters its claims read, and whether a lead excluded it. */
+export const studyVoters = sqliteTable(
+  "study_voters",
+  {
+    studyId: text("study_id")
+      .notNull()
+      .references(() => studies.id, { onDelete: "cascade" }),
+    voter: text("voter").notNull(),
+    /** Crowd participants: the invite they came through and the platform's participant id. */
+    inviteId: text("invite_id"),
+    participantId: text("participant_id"),
+    votes: integer("votes").notNull().default(0),
+    excluded: integer("excluded", { mode: "boolean" }).notNull().default(false),
+    excludedReason: text("excluded_reason"),
+    joinedAt: integer("joined_at").notNull(),
+    lastVoteAt: integer("last_vote_at"),
+  },
+  (t) => [primaryKey({ columns: [t.studyId, t.voter] })],
+);
+
+/** Every exclusion (and re-inclusion) of a voter by a lead, append-only. */
+export const voterExclusions = sqliteTable(
+  "voter_exclusions",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    studyId: text("study_id").notNull(),
+    voter: text("voter").notNull(),
+    action: text("action", { enum: ["exclude", "include"] }).notNull(),
+    reason: text("reason").notNull(),
+    subject: text("subject").notNull(),
+    at: integer("at").notNull(),
+  },
+  (t) => [index("voter_exclusions_study").on(t.studyId, t.id)],
+);
+
+/** A link crowd participants come through (Prolific, MTurk…): it carries their id and ends with a completion code. */
+export const studyInvites = sqliteTable(
+  "study_invites",
+  {
+    id: text("id").primaryKey(),
+    studyId: text("study_id")
+      .notNull()
+      .references(() => studies.id, { onDelete: "cascade" }),
+    label: text("label").notNull().default(""),
+    participantParam: text("participant_param").notNull(),
+    completionCode: text("completion_code").notNull(),
+    maxParticipants: integer("max_participants"),
+    participants: integer("participants").notNull().default(0),
+    expiresAt: integer("expires_at"),
+    revokedAt: integer("revoked_at"),
+    createdBy: text("created_by").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [index("study_invites_study").on(t.studyId, t.id)],
+);
+
+export type StudyRow = typeof studies.$inferSelect;
+export type StudyPairRow = typeof studyPairs.$inferSelect;
+export type BallotRow = typeof ballots.$inferSelect;
+export type VoteRow = typeof votes.$inferSelect;
+export type StudyVoterRow = typeof studyVoters.$inferSelect;
+export type StudyInviteRow = typeof studyInvites.$inferSelect;

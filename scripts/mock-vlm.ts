@@ -13,6 +13,8 @@
  *     a JSON object {"N": "<a plausible sentence>", …} with every listed mark;
  *   - merge prompt (lines "- mark N: category (kind): "text"" after "Region descriptions:"):
  *     a caption with <N:phrase> tags, background first;
+ *   - a study's describe prompt ("Describe this image in detail…"): a paragraph that names the
+ *     size of the image it was sent, so that different images get different captions;
  *   - anything else: a one-sentence description.
  *
  * Behaviour control, over HTTP so that tests running inside workerd can drive it:
@@ -277,6 +279,10 @@ function answerFor(chat: ChatRequest, mode: MockMode): string {
   const merge = promptMarks(chat.prompt, "Region descriptions:");
   if (merge.length > 0) return answerMerge(merge, mode);
   if (mode === "malformed") return "Sure! I'd be happy to help with that.";
+  // A study's detailed caption: made to differ per image (by the size of the image it was sent).
+  if (chat.prompt.startsWith("Describe this image in detail")) {
+    return `A detailed photograph of an everyday scene, ${chat.images.reduce((n, i) => n + i.bytes, 0)} bytes of it: a wide background fills the frame, and several objects stand in front of it, each clearly visible.`;
+  }
   return "A photograph of an everyday scene with several objects.";
 }
 

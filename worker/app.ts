@@ -14,6 +14,12 @@ import { imageRoutes } from "./routes/images.ts";
 import { docsRoutes } from "./routes/docs.ts";
 import { metaRoutes } from "./routes/meta.ts";
 import { projectRoutes } from "./routes/projects.ts";
+import { ballotRoutes } from "./routes/ballots.ts";
+import { captionSetRoutes } from "./routes/caption-sets.ts";
+import { studyRoutes } from "./routes/studies.ts";
+import { studyResultRoutes } from "./routes/study-results.ts";
+import { studyVoterRoutes } from "./routes/study-voters.ts";
+import { votePageRoutes } from "./routes/vote-page.ts";
 import { currentInvocation } from "./store/statement-budget.ts";
 
 const OPENAPI_INFO = {
@@ -44,7 +50,9 @@ export function buildApp() {
   app.use("*", corsFromEnv());
   app.use("/v1/*", authenticate);
 
-  for (const routes of [metaRoutes, projectRoutes, imageRoutes, fileRoutes, draftRoutes, draftJobRoutes, taskRoutes, reviewRoutes, historyRoutes, captionRoutes, captionReworkRoutes, exportRoutes]) app.route("/", routes);
+  for (const routes of [metaRoutes, projectRoutes, imageRoutes, fileRoutes, draftRoutes, draftJobRoutes, taskRoutes, reviewRoutes, historyRoutes, captionRoutes, captionReworkRoutes, exportRoutes, captionSetRoutes, studyRoutes, studyVoterRoutes, ballotRoutes, studyResultRoutes]) {
+    app.route("/", routes);
+  }
 
   // Generated once per isolate, on first request, not per request.
   let document: string | undefined;
@@ -53,6 +61,7 @@ export function buildApp() {
     return c.body(document, 200, { "Content-Type": "application/json; charset=utf-8", "Cache-Control": "public, max-age=300" });
   });
   app.route("/", docsRoutes);
+  app.route("/", votePageRoutes);
 
   app.onError(onError);
   app.notFound(notFound);

@@ -48,7 +48,9 @@ export type DraftQueueMessage =
   | { kind: "draft"; key: string; token: string; jobId: string | null }
   | { kind: "plan"; jobId: string; projectId: string; round: 1; after: string | null }
   /** `seq`: the checkpoint the message continues from (absent in messages queued before checkpoints: the job's own). */
-  | { kind: "export"; jobId: string; seq?: number };
+  | { kind: "export"; jobId: string; seq?: number }
+  /** A page of a study's model captions to ask for: images `offset` onwards of its selection. */
+  | { kind: "describe"; studyId: string; offset: number };
 
 export type DeadDraftMessage = DraftQueueMessage & { reason: string };
 
@@ -57,6 +59,8 @@ export interface Principal {
   role: Role;
   /** Project ids this principal may act on; "*" means every project. */
   projects: readonly string[];
+  /** Study ids a voter may vote in without access to their project (crowd participants from an invite link). */
+  studies?: readonly string[];
 }
 
 export const ROLES = ["admin", "lead", "annotator", "reviewer", "voter"] as const;

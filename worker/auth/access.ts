@@ -17,3 +17,12 @@ export function mayActOn(p: Principal, projectId: string, createdBy: string): bo
   if (p.projects.includes("*") || p.projects.includes(projectId)) return true;
   return p.role === "lead" && p.subject === createdBy;
 }
+
+/**
+ * A voter votes in a study its token names, or in any study of a project it may act on. Nothing
+ * else of a project is a voter's to see: captions read directly would give the sources away.
+ */
+export function mayVoteIn(p: Principal, study: { id: string; projectId: string }, projectCreatedBy: string): boolean {
+  if (p.studies?.includes(study.id)) return true;
+  return mayActOn(p, study.projectId, projectCreatedBy);
+}

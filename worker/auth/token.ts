@@ -124,7 +124,14 @@ function principalFrom(payload: JWTPayload): Principal {
   if (!Array.isArray(projects) || !projects.every((p) => typeof p === "string")) {
     throw fail.unauthorized(`the token's "projects" claim must be an array of project ids`);
   }
-  return { subject: payload.sub as string, role: role as Role, projects };
+  const studies = payload.studies ?? [];
+  if (!Array.isArray(studies) || !studies.every((p) => typeof p === "string")) {
+    throw fail.unauthorized(`the token's "studies" claim must be an array of study ids`);
+  }
+  if (typeof payload.sub !== "string" || payload.sub.length === 0 || payload.sub.length > 200) {
+    throw fail.unauthorized(`the token's "sub" claim must be a non-empty string of at most 200 characters`);
+  }
+  return { subject: payload.sub, role: role as Role, projects, ...(studies.length ? { studies } : {}) };
 }
 
 export interface MintOptions {
@@ -135,11 +142,12 @@ export interface MintOptions {
   issuer: string;
   audience: string;
   ttlSeconds?: number;
+  studies?: string[];
 }
 
 /** Self-issued HS256 tokens, for development, tests and service accounts. */
 export async function mintToken(o: MintOptions): Promise<string> {
-  return new SignJWT({ role: o.role, projects: o.projects })
+  return new SignJWT({ role: o.role, projects: o.projects, ...(o.studies ? { studies: o.studies } : {}) })
     .setProtectedHeader({ alg: "HS256", typ: "JWT" })
     .setSubject(o.subject)
     .setIssuer(o.issuer)

@@ -6,10 +6,12 @@ import { SOM_RENDER_VERSION } from "../imaging/som.ts";
 import type { Db } from "../store/db.ts";
 import { claimDraft, finishDraft, getDraft, recordRetry, renewDraftLease, type CallRecord, type DraftClaim, type DraftOutcome } from "../store/drafts.ts";
 import { getImage, listSegments, type SegmentWithCategory } from "../store/images.ts";
+import { getBlob } from "../store/blobs.ts";
 import { getProject } from "../store/projects.ts";
 import { openAiProvider } from "../vlm/openai.ts";
 import { parseMergeAnswer, parseRegionsAnswer } from "../vlm/parse.ts";
-import { MERGE_PROMPT, mergeMessages, ROUND1_PROMPT, round1Messages } from "../vlm/prompts.ts";
+import { DESCRIBE_PROMPT, describeMessages, MERGE_PROMPT, mergeMessages, ROUND1_PROMPT, round1Messages } from "../vlm/prompts.ts";
+import type { StudyVlmSettings } from "../../schema/study-design.ts";
 import { VlmError, type VlmAnswer, type VlmProvider } from "../vlm/provider.ts";
 import { templateMerge, templateRegions } from "../vlm/template.ts";
 import { workersAiProvider } from "../vlm/workers-ai.ts";
@@ -77,6 +79,42 @@ export async function draftClaimFor(image: ImageRow, project: ProjectRow, round:
   return { key, imageId: image.id, round, provider, model, promptId: prompt.id, promptVersion: prompt.version, params, jobId };
 }
 
+/**
+ * Drafts of round 3 are a study's detailed captions of whole images (`vlm:<name>` sources): the
+ * same cache, single flight, queue, retries and dead letters as the annotation rounds' drafts.
+ */
+export const DESCRIBE_ROUND = 3;
+
+/** The describe draft for an image under a study source's model settings; its key hashes everything that changes the answer. */
+export async function describeClaimFor(image: ImageRow, vlm: StudyVlmSettings, render: RenderSettings): Promise<DraftClaim> {
+  const provider = vlm.provider;
+  const model = provider === "template" ? "template" : provider === "workers-ai" ? (vlm.model ?? DEFAULT_WORKERS_AI_MODEL) : vlm.model!;
+  const prompt = provider === "template" ? { id: "template-describe", version: TEMPLATE_VERSION } : DESCRIBE_PROMPT;
+  const answerParams = provider === "template" ? {} : { temperature: vlm.temperature, maxTokens: vlm.maxTokens };
+  const seesRender = provider !== "template" && vlm.input === "som";
+  const key = await cacheKey({
+    round: DESCRIBE_ROUND,
+    image: image.imageSha256,
+    panoptic: image.panopticSha256,
+    input: provider === "template" ? undefined : vlm.input,
+    render: seesRender ? { version: SOM_RENDER_VERSION, options: render } : undefined,
+    prompt: { id: prompt.id, version: prompt.version },
+    provider,
+    model,
+    params: answerParams,
+  });
+  const params: DraftParams = {
+    temperature: vlm.temperature,
+    maxTokens: vlm.maxTokens,
+    timeoutMs: vlm.timeoutMs,
+    baseUrl: vlm.baseUrl,
+    apiKeySecret: vlm.apiKeySecret,
+    render,
+    input: vlm.input,
+  };
+  return { key, imageId: image.id, round: DESCRIBE_ROUND, provider, model, promptId: prompt.id, promptVersion: prompt.version, params, jobId: null };
+}
+
 export function leaseMsFor(claim: Pick<DraftClaim, "params">): number {
   return Number((claim.params as DraftParams).timeoutMs ?? 60_000) + LEASE_SLACK_MS;
 }
@@ -124,10 +162,12 @@ export async function attemptDraft(env: Env, db: Db, key: string, token: string,
   const segments = await listSegments(db, image);
 
   if (row.provider === "template") {
-    const outcome = templateOutcome(row, image, segments);
+    const outcome = row.round === DESCRIBE_ROUND ? templateDescription(image, segments) : templateOutcome(row, image, segments);
     await finishDraft(db, key, token, outcome, null, row.jobId, Date.now());
     return { kind: "finished", status: outcome.status };
   }
+
+  if (row.round === DESCRIBE_ROUND) return describe(env, db, row, image, params, opts);
 
   const render = await ensureRender(db, env.BLOBS, image, params.render);
   const markOf = new Map(render.row.marks.map((m) => [m.segmentId, m.number]));
@@ -155,26 +195,7 @@ export async function attemptDraft(env: Env, db: Db, key: string, token: string,
       json: row.round === 1,
     });
   } catch (err) {
-    const failure = err instanceof VlmError ? err : new VlmError("network", (err as Error).message);
-    const call: CallRecord = {
-      attempt: row.attempts,
-      provider: row.provider,
-      model: row.model,
-      outcome: failure.kind,
-      httpStatus: failure.status ?? null,
-      tokensIn: 0,
-      tokensOut: 0,
-      latencyMs: Date.now() - started,
-      error: failure.message.slice(0, 1000),
-    };
-    if (failure.retryable && !opts.final) {
-      const delayMs = Math.min(300_000, Math.max(failure.retryAfterMs ?? 0, opts.retryBaseMs * 2 ** Math.max(0, row.attempts - 1)));
-      await recordRetry(db, key, token, call, Date.now() + delayMs + Number(params.timeoutMs) + LEASE_SLACK_MS, Date.now());
-      return { kind: "retry", delayMs };
-    }
-    const reason = failure.retryable ? `gave up after ${row.attempts} attempt(s): ${failure.kind}: ${failure.message}` : `${failure.kind}: ${failure.message}`;
-    await finishDraft(db, key, token, { status: "failed", problems: { reason }, renderKey: render.row.key }, call, row.jobId, Date.now());
-    return { kind: "finished", status: "failed", deadLetter: reason };
+    return failedAttempt(db, row, params, opts, err, started, render.row.key);
   }
 
   const call: CallRecord = {
@@ -191,6 +212,71 @@ export async function attemptDraft(env: Env, db: Db, key: string, token: string,
   const outcome = row.round === 1 ? regionsOutcome(answer.text, segmentOfMark) : mergeOutcome(answer.text, segmentOfMark);
   await finishDraft(db, key, token, { ...outcome, renderKey: render.row.key }, call, row.jobId, Date.now());
   return { kind: "finished", status: outcome.status };
+}
+
+/** A study's detailed caption of the whole image: the model sees the image itself (or its set-of-marks render). */
+async function describe(env: Env, db: Db, row: DraftRow, image: ImageRow, params: DraftParams, opts: AttemptOptions): Promise<AttemptResult> {
+  let bytes: Uint8Array;
+  let mediaType: "image/png" | "image/jpeg";
+  let renderKey: string | null = null;
+  if (params.input === "som") {
+    const render = await ensureRender(db, env.BLOBS, image, params.render);
+    ({ bytes } = render);
+    mediaType = render.row.format === "png" ? "image/png" : "image/jpeg";
+    renderKey = render.row.key;
+  } else {
+    const blob = await getBlob(env.BLOBS, image.imageSha256);
+    if (!blob) throw new Error(`blob ${image.imageSha256} is missing from R2`);
+    bytes = new Uint8Array(await blob.arrayBuffer());
+    mediaType = image.format === "png" ? "image/png" : "image/jpeg";
+  }
+  const messages = describeMessages();
+  const started = Date.now();
+  let answer: VlmAnswer;
+  try {
+    answer = await providerFor(env, row, params).complete({
+      system: messages.system,
+      prompt: messages.prompt,
+      image: { mediaType, base64: toBase64(bytes) },
+      temperature: params.temperature,
+      maxTokens: params.maxTokens,
+      timeoutMs: params.timeoutMs,
+      json: false,
+    });
+  } catch (err) {
+    return failedAttempt(db, row, params, opts, err, started, renderKey);
+  }
+  const text = answer.text.trim();
+  const call: CallRecord = { attempt: row.attempts, provider: row.provider, model: answer.model, outcome: "ok", httpStatus: 200, tokensIn: answer.tokensIn, tokensOut: answer.tokensOut, latencyMs: answer.latencyMs, error: null };
+  const outcome: DraftOutcome = text
+    ? { status: "ready", caption: { text, spans: [] }, renderKey }
+    : { status: "failed", problems: { reason: "the model answered with an empty description" }, renderKey };
+  await finishDraft(db, row.key, row.claimToken!, outcome, call, row.jobId, Date.now());
+  return { kind: "finished", status: outcome.status };
+}
+
+/** A failed model call: retried with backoff while attempts remain and the failure is retryable, else the draft fails. */
+async function failedAttempt(db: Db, row: DraftRow, params: DraftParams, opts: AttemptOptions, err: unknown, started: number, renderKey: string | null): Promise<AttemptResult> {
+  const failure = err instanceof VlmError ? err : new VlmError("network", (err as Error).message);
+  const call: CallRecord = {
+    attempt: row.attempts,
+    provider: row.provider,
+    model: row.model,
+    outcome: failure.kind,
+    httpStatus: failure.status ?? null,
+    tokensIn: 0,
+    tokensOut: 0,
+    latencyMs: Date.now() - started,
+    error: failure.message.slice(0, 1000),
+  };
+  if (failure.retryable && !opts.final) {
+    const delayMs = Math.min(300_000, Math.max(failure.retryAfterMs ?? 0, opts.retryBaseMs * 2 ** Math.max(0, row.attempts - 1)));
+    await recordRetry(db, row.key, row.claimToken!, call, Date.now() + delayMs + Number(params.timeoutMs) + LEASE_SLACK_MS, Date.now());
+    return { kind: "retry", delayMs };
+  }
+  const reason = failure.retryable ? `gave up after ${row.attempts} attempt(s): ${failure.kind}: ${failure.message}` : `${failure.kind}: ${failure.message}`;
+  await finishDraft(db, row.key, row.claimToken!, { status: "failed", problems: { reason }, renderKey }, call, row.jobId, Date.now());
+  return { kind: "finished", status: "failed", deadLetter: reason };
 }
 
 function regionsOutcome(text: string, segmentOfMark: Map<number, number>): DraftOutcome {
@@ -253,6 +339,12 @@ function templateOutcome(row: Pick<DraftRow, "round" | "params">, image: ImageRo
     status: "ready",
     caption: { text: merged.text, spans: merged.spans.map((s) => ({ start: s.start, end: s.end, segment_ids: s.marks.map((m) => segmentOfMark.get(m)!) })) },
   };
+}
+
+/** The template's detailed caption of a whole image: its merge of the template region texts, with no groundings. */
+function templateDescription(image: ImageRow, segments: SegmentWithCategory[]): DraftOutcome & { status: "ready" } {
+  const merged = templateOutcome({ round: 2, params: { regions: [...templateRegionTexts(image, segments)].map(([segmentId, text]) => ({ segmentId, text })) } }, image, segments);
+  return { status: "ready", caption: { text: merged.caption!.text, spans: [] } };
 }
 
 /** The template's text per segment, computed in memory: deterministic, so it needs no stored row. */

@@ -55,8 +55,12 @@ export function limitBody(kind: "json" | "upload"): MiddlewareHandler<AppEnv> {
  * carries a URL signature instead (an <img> loading bytes) goes on without one; the route checks
  * the signature, and `principal(c)` refuses it everywhere else.
  */
+/** Operations anyone may call without a token (a crowd participant arriving through an invite link). */
+const PUBLIC = [{ method: "POST", path: /^\/v1\/studies\/[^/]+\/participants$/ }];
+
 export const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
-  if (!(c.req.method === "GET" && c.req.query("sig") !== undefined && !c.req.header("authorization"))) {
+  const open = !c.req.header("authorization") && PUBLIC.some((p) => p.method === c.req.method && p.path.test(c.req.path));
+  if (!open && !(c.req.method === "GET" && c.req.query("sig") !== undefined && !c.req.header("authorization"))) {
     c.set("principal", await principalOf(c));
   }
   await next();

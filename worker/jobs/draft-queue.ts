@@ -5,6 +5,7 @@ import { addToJob, finishDraftFailed, getDraft } from "../store/drafts.ts";
 import { listImages } from "../store/images.ts";
 import { getProject } from "../store/projects.ts";
 import { runExportStep } from "./export-file.ts";
+import { describePage } from "../flows/study-describe.ts";
 import { inPool } from "./pool.ts";
 
 const PLAN_PAGE = 50;
@@ -25,6 +26,11 @@ export async function consumeDraftBatch(batch: MessageBatch<DraftQueueMessage>, 
     try {
       if (body.kind === "plan") {
         await planPage(env, db, body);
+        message.ack();
+        return;
+      }
+      if (body.kind === "describe") {
+        await describePage(db, env.DRAFT_QUEUE, body.studyId, body.offset);
         message.ack();
         return;
       }

@@ -6,6 +6,7 @@ import { getImage } from "../store/images.ts";
 import { getProject } from "../store/projects.ts";
 import { currentInvocation } from "../store/statement-budget.ts";
 import { openHeldPastWait, reopenExpired } from "../store/tasks.ts";
+import { reopenExpiredBallots } from "../store/ballots.ts";
 
 /** A due marker younger than this is left to the request that wrote it, which consolidates at once. */
 const GRACE_MS = 2_000;
@@ -15,13 +16,13 @@ const STATEMENTS_PER_CONSOLIDATION = 20;
 const MAX_PER_TICK = 40;
 
 /**
- * The cron sweep: expired leases back to the queue, tasks that waited long enough for their draft
+ * The cron sweep: expired leases (tasks and ballots) back to the queue, tasks that waited long enough for their draft
  * opened, then the consolidations that a failure after
  * an accept left undone, as many as fit this invocation's statement budget (the rest next tick).
  */
 export async function sweep(env: Env, now: number): Promise<{ reopened: number; opened: number; consolidated: number; due: number }> {
   const db = dbOf(env.DB);
-  const reopened = await reopenExpired(db, now);
+  const reopened = (await reopenExpired(db, now)) + (await reopenExpiredBallots(db, now));
   const opened = await openHeldPastWait(db, now);
   const budget = currentInvocation();
   const room = budget && Number.isFinite(budget.limit) ? Math.floor((budget.limit - budget.statements - 2) / STATEMENTS_PER_CONSOLIDATION) : MAX_PER_TICK;

@@ -1,4 +1,6 @@
+import { is, SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
+import { SQLiteSyncDialect } from "drizzle-orm/sqlite-core";
 import * as tables from "../../schema/tables.ts";
 
 export type Db = ReturnType<typeof makeDb>;
@@ -23,4 +25,22 @@ export function chunk<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
+}
+
+const dialect = new SQLiteSyncDialect();
+
+/** A statement for a D1 batch: raw SQL, or a Drizzle query (anything that can say its SQL and parameters). */
+export type Statement = SQL | { toSQL(): { sql: string; params: unknown[] } };
+
+export function prepared(d1: D1Database, q: Statement): D1PreparedStatement {
+  const { sql: text, params } = is(q, SQL) ? dialect.sqlToQuery(q) : q.toSQL();
+  return d1.prepare(text).bind(...params);
+}
+
+/**
+ * One D1 batch (one transaction) of raw and Drizzle statements alike, with D1's own results: rows
+ * of RETURNING clauses, and `meta.changes` for a guarded statement's caller to see whether it won.
+ */
+export async function runBatch(d1: D1Database, statements: readonly Statement[]): Promise<D1Result[]> {
+  return d1.batch(statements.map((s) => prepared(d1, s)));
 }

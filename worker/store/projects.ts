@@ -1,9 +1,8 @@
 import { and, asc, eq, gt, or, sql } from "drizzle-orm";
-import { SQLiteSyncDialect } from "drizzle-orm/sqlite-core";
 import { categories, categoryUsage, projects, type CategoryRow, type ProjectRow } from "../../schema/tables.ts";
 import type { ProjectSettings } from "../../schema/project-settings.ts";
 import type { Principal } from "../env.ts";
-import { chunk, rowsPerInsert, type Db } from "./db.ts";
+import { chunk, prepared, rowsPerInsert, type Db } from "./db.ts";
 
 export type NewCategory = Omit<CategoryRow, "projectId">;
 
@@ -94,30 +93,19 @@ export async function updateProject(
   }
   const guard = sql`EXISTS (SELECT 1 FROM projects WHERE id = ${id} AND write_id = ${writeId})`;
   const statements = [
-    rawStatement(d1, update.toSQL()),
-    rawStatement(d1, dialect.sqlToQuery(sql`DELETE FROM categories WHERE project_id = ${id} AND ${guard}`)),
+    prepared(d1, update),
+    prepared(d1, sql`DELETE FROM categories WHERE project_id = ${id} AND ${guard}`),
     ...chunk(cats, rowsPerInsert(6) - 1).map((part) => {
       const values = sql.join(
         part.map((c) => sql`(${id}, ${c.categoryId}, ${c.name}, ${c.supercategory}, ${c.isthing ? 1 : 0}, ${c.color ? JSON.stringify(c.color) : null})`),
         sql`, `,
       );
-      return rawStatement(
-        d1,
-        dialect.sqlToQuery(
-          sql`INSERT INTO categories (project_id, category_id, name, supercategory, isthing, color) SELECT * FROM (VALUES ${values}) WHERE ${guard}`,
-        ),
-      );
+      return prepared(d1, sql`INSERT INTO categories (project_id, category_id, name, supercategory, isthing, color) SELECT * FROM (VALUES ${values}) WHERE ${guard}`);
     }),
   ];
-  // Raw D1 batch: drizzle cannot batch sql-template statements, and this guard needs one.
+  // A raw D1 batch: Drizzle's batch cannot carry sql-template statements, and this guard needs one.
   const [first] = await d1.batch(statements);
   return first.results.length === 1;
-}
-
-const dialect = new SQLiteSyncDialect();
-
-function rawStatement(d1: D1Database, q: { sql: string; params: unknown[] }): D1PreparedStatement {
-  return d1.prepare(q.sql).bind(...q.params);
 }
 
 /** Category ids in `candidates` that some ingested segment of the project uses (from the ingest-time counts). */

@@ -133,3 +133,24 @@ export function round1Messages(marks: readonly Round1Mark[]): PromptMessages {
 export function mergeMessages(regions: readonly MergeRegion[]): PromptMessages {
   return { system: MERGE_PROMPT.system, prompt: MERGE_PROMPT.render(regions) };
 }
+
+/**
+ * A detailed caption of the whole image, for a study's `vlm:<name>` source: the kind of caption a
+ * study compares the dataset's finals with (COCONut-PanCap compared GPT-4V's this way).
+ */
+export const DESCRIBE_PROMPT: PromptTemplate<null> = {
+  id: "study-describe",
+  version: 1,
+  system: "You are an expert image annotator. You describe images accurately and in detail, mentioning only what is visible.",
+  render() {
+    return [
+      "Describe this image in detail, in one paragraph of flowing prose.",
+      "Cover the background and setting first, then every notable object: its appearance, colour, material, pose or action, position in the image, and its relations to the other objects.",
+      "Do not speculate about what is not visible. Answer with the description only: no title, no list, no preamble.",
+    ].join("\n");
+  },
+};
+
+export function describeMessages(): PromptMessages {
+  return { system: DESCRIBE_PROMPT.system, prompt: DESCRIBE_PROMPT.render(null) };
+}

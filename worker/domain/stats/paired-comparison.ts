@@ -27,6 +27,8 @@ export interface Strengths {
 const MAX_ITERATIONS = 100_000;
 const TOLERANCE = 1e-12;
 
+type Tally = ReturnType<typeof tally>;
+
 function tally(sources: number, comparisons: readonly Comparison[]) {
   const games = Array.from({ length: sources }, () => new Float64Array(sources));
   const wins = new Float64Array(sources); // strict wins
@@ -48,7 +50,7 @@ function tally(sources: number, comparisons: readonly Comparison[]) {
 }
 
 /** Sources whose strength is finite: some credit (a win, or a tie counted as half) and some loss. */
-function identifiable(sources: number, t: ReturnType<typeof tally>, tiesCount: boolean): boolean[] {
+function identifiable(sources: number, t: Tally, tiesCount: boolean): boolean[] {
   return Array.from({ length: sources }, (_, i) => {
     const played = t.games[i].reduce((a, b) => a + b, 0);
     const credit = t.wins[i] + (tiesCount ? t.ties[i] / 2 : 0);
@@ -87,6 +89,11 @@ function centred(logs: number[], ok: boolean[]): Pick<Strengths, "scores" | "elo
  */
 export function bradleyTerry(sources: number, comparisons: readonly Comparison[]): Strengths {
   const { t, ok } = fitSet(sources, comparisons);
+  return maximise(sources, t, ok);
+}
+
+/** The MM iterations of `bradleyTerry` on a tally, shared with the tallied bootstrap so both give the same numbers. */
+function maximise(sources: number, t: Tally, ok: boolean[]): Strengths {
   const credit = Array.from({ length: sources }, (_, i) => t.wins[i] + t.ties[i] / 2);
   const p = new Float64Array(sources).fill(1);
   let iterations = 0;
@@ -202,6 +209,90 @@ export function bootstrapBradleyTerry(sources: number, comparisons: readonly Com
     resamples,
     degenerate,
   };
+}
+
+/**
+ * `bootstrapBradleyTerry`'s intervals, the same numbers from the same data and seed, without
+ * building and re-tallying each resample's comparison list (which dominates its time at thousands
+ * of votes): every unit is tallied once into pairwise counts, and a resample adds up the counts of
+ * the units it draws. Units are drawn in the same order from the same stream, and the counts are
+ * integers, so every resample's tally, and hence its fit, is exactly the one the slow path builds.
+ */
+export function bootstrapBradleyTerryTallied(sources: number, comparisons: readonly Comparison[], resamples: number, seed: number): BootstrapIntervals {
+  const cells = sources * sources;
+  // Per unit: count per cell; cells < sources² are wins of row over column, the rest ties (row < column).
+  const unitIndex = new Map<string, number>();
+  const unitCounts: Map<number, number>[] = [];
+  comparisons.forEach((c, i) => {
+    const key = c.unit ?? `#${i}`;
+    let u = unitIndex.get(key);
+    // Registered even for a self-comparison, which counts for nothing: the units must be the slow path's, in its order.
+    if (u === undefined) unitIndex.set(key, (u = unitCounts.push(new Map()) - 1));
+    if (c.a === c.b) return;
+    const counts = unitCounts[u];
+    const cell = c.outcome === "a" ? c.a * sources + c.b : c.outcome === "b" ? c.b * sources + c.a : cells + Math.min(c.a, c.b) * sources + Math.max(c.a, c.b);
+    counts.set(cell, (counts.get(cell) ?? 0) + 1);
+  });
+  // Units with the same counts are interchangeable in a resample, so a resample only counts how
+  // often it drew each kind of unit: with a few sources and votes per image there are few kinds.
+  const kindIndex = new Map<string, number>();
+  const kinds: Int32Array[] = [];
+  const kindOf = Int32Array.from(unitCounts, (m) => {
+    const cellsCounts = Int32Array.from([...m].sort((x, y) => x[0] - y[0]).flat());
+    const key = cellsCounts.join(",");
+    let k = kindIndex.get(key);
+    if (k === undefined) kindIndex.set(key, (k = kinds.push(cellsCounts) - 1));
+    return k;
+  });
+  const random = seededRandom(seed);
+  const counts = new Float64Array(2 * cells);
+  const drawn = new Float64Array(kinds.length);
+  const draws: number[][] = Array.from({ length: sources }, () => []);
+  const degenerate = new Array<number>(sources).fill(0);
+  for (let r = 0; r < resamples; r++) {
+    resample(kindOf, kinds, random, drawn, counts);
+    const { t, ok } = fitSetOfCounts(sources, counts);
+    maximise(sources, t, ok).scores.forEach((s, i) => (s === null ? degenerate[i]++ : draws[i].push(s)));
+  }
+  return {
+    scores: draws.map((d) => (d.length >= Math.max(1, resamples / 2) ? { low: percentile(d, 0.025), high: percentile(d, 0.975) } : null)),
+    resamples,
+    degenerate,
+  };
+}
+
+/** One resample's pairwise counts. A function of its own, so the engine optimises this hot loop early. */
+function resample(kindOf: Int32Array, kinds: readonly Int32Array[], random: () => number, drawn: Float64Array, counts: Float64Array): void {
+  const n = kindOf.length;
+  drawn.fill(0);
+  for (let u = 0; u < n; u++) drawn[kindOf[Math.floor(random() * n)]]++;
+  counts.fill(0);
+  for (let k = 0; k < kinds.length; k++) {
+    const kind = kinds[k];
+    for (let e = 0; e < kind.length; e += 2) counts[kind[e]] += drawn[k] * kind[e + 1];
+  }
+}
+
+/** `fitSet` over pairwise counts: leaving a source out drops its games from the others' records. */
+function fitSetOfCounts(sources: number, counts: Float64Array) {
+  const cells = sources * sources;
+  let ok = new Array<boolean>(sources).fill(true);
+  for (;;) {
+    const t: Tally = { games: Array.from({ length: sources }, () => new Float64Array(sources)), wins: new Float64Array(sources), ties: new Float64Array(sources), tieTotal: 0 };
+    for (let i = 0; i < sources; i++) {
+      for (let j = 0; j < sources; j++) {
+        if (i === j || !ok[i] || !ok[j]) continue;
+        const tied = counts[cells + Math.min(i, j) * sources + Math.max(i, j)];
+        t.games[i][j] = counts[i * sources + j] + counts[j * sources + i] + tied;
+        t.wins[i] += counts[i * sources + j];
+        t.ties[i] += tied;
+        if (i < j) t.tieTotal += tied;
+      }
+    }
+    const next = identifiable(sources, t, true).map((v, i) => v && ok[i]);
+    if (next.every((v, i) => v === ok[i])) return { t, ok };
+    ok = next;
+  }
 }
 
 /** Linear interpolation between order statistics (the usual "type 7" definition). */
