@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { devToken } from "../../scripts/token.ts";
+import { synthesizeScene } from "../../worker/imaging/synthetic.ts";
 import { chromiumMissing, openIsolatedBrowser } from "./browser.ts";
 
 const ROOT = resolve(import.meta.dirname, "..", "..");
@@ -37,6 +38,17 @@ function waitFor(pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray> 
       }
     }, 200);
   });
+}
+
+/** A JSON (or form, or NDJSON) request to the local server with the lead token; throws unless the status is `expect`. */
+async function api<T = any>(method: string, path: string, expect: number, body?: unknown, type = "application/json"): Promise<T> {
+  const headers: Record<string, string> = { authorization: `Bearer ${lead}` };
+  if (body !== undefined && !(body instanceof FormData)) headers["content-type"] = type;
+  const payload = body === undefined || body instanceof FormData || typeof body === "string" ? (body as BodyInit | undefined) : JSON.stringify(body);
+  const r = await fetch(`${BASE}${path}`, { method, headers, body: payload });
+  const text = await r.text();
+  if (r.status !== expect) throw new Error(`${method} ${path}: ${r.status} (wanted ${expect}) ${text.slice(0, 2000)}`);
+  return (text ? JSON.parse(text) : null) as T;
 }
 
 function cli(args: string[]) {
@@ -109,6 +121,118 @@ describe("the local server started as the README says", () => {
       } finally {
         await browser.close();
       }
+    },
+  );
+
+  it.skipIf(BROWSER_SKIP !== null)(
+    `a participant votes through the study page in a browser (invite link, keys, a reason, a reload), and the results count every vote${BROWSER_SKIP ? ` (skipped: ${BROWSER_SKIP})` : ""}`,
+    async () => {
+      // A project of its own: four synthetic scenes, two caption sets a voter can tell apart.
+      const project = "e2e-vote-page";
+      await api("POST", "/v1/projects", 201, { id: project, name: "voting page e2e" });
+      const seeds = [101, 102, 103, 104];
+      for (const seed of seeds) {
+        const scene = synthesizeScene(seed);
+        const form = new FormData();
+        form.set("image", new Blob([scene.image], { type: "image/png" }), scene.fileName);
+        form.set("panoptic", new Blob([scene.panoptic], { type: "image/png" }), "panoptic.png");
+        form.set("segments_info", JSON.stringify(scene.segmentsInfo));
+        form.set("external_id", `scene-${seed}`);
+        await api("POST", `/v1/projects/${project}/images`, 201, form);
+      }
+      const captionSet = (word: string) => seeds.map((seed) => JSON.stringify({ external_id: `scene-${seed}`, text: `${word} caption ${seed}` })).join("\n") + "\n";
+      for (const [name, word] of [["a", "Alpha"], ["b", "Beta"]]) {
+        const set = await api<{ lines: number }>("PUT", `/v1/projects/${project}/caption-sets/${name}`, 200, captionSet(word), "application/x-ndjson");
+        expect(set.lines).toBe(seeds.length);
+      }
+      const study = await api<{ id: string }>("POST", `/v1/projects/${project}/studies`, 201, {
+        name: "Alpha or Beta",
+        question: "Which caption is better?",
+        design: { sources: ["import:a", "import:b"], votesPerPair: 1, allowTies: true, reasons: ["hallucination"], seed: 7 },
+      });
+      const opened = await api<{ status: string; plan: { pairs: number; gold_pairs: number } }>("POST", `/v1/studies/${study.id}/open`, 200);
+      expect(opened.status).toBe("open");
+      expect(opened.plan).toMatchObject({ pairs: seeds.length, gold_pairs: 0 });
+      const invite = await api<{ id: string; link: string }>("POST", `/v1/studies/${study.id}/invites`, 201, { participant_param: "PROLIFIC_PID", completion_code: "C0DE1234" });
+      expect(invite.link.startsWith(`/studies/${study.id}/vote?invite=${invite.id}`)).toBe(true);
+
+      const browser = await openIsolatedBrowser();
+      const { page } = browser;
+      try {
+        await page.goto(`${BASE}${invite.link}&PROLIFIC_PID=participant-1`);
+        const ballot = page.locator("#ballot");
+        const done = page.locator("#done");
+        const progress: string[] = [];
+        const seen: string[] = [];
+        let ticked = false;
+        let reloaded = false;
+        for (let round = 0; ; round++) {
+          expect(round, "more ballots than pairs").toBeLessThan(seeds.length);
+          // The first ballot, or the one after the last vote: wait until the page shows a ballot not yet voted on (or is done).
+          await page.waitForFunction(
+            (last) => {
+              // Runs in the page (this project's TypeScript has no DOM types).
+              const doc = (globalThis as unknown as { document: { getElementById(id: string): { hidden: boolean; textContent: string | null } } }).document;
+              const el = (id: string) => doc.getElementById(id);
+              return !el("done").hidden || (!el("ballot").hidden && el("text-A").textContent + "|" + el("text-B").textContent !== last);
+            },
+            seen.at(-1) ?? "",
+            { timeout: 30_000 },
+          );
+          if (await done.isVisible()) break;
+          expect(await page.locator("#message").textContent()).toBe("");
+          const a = (await page.locator("#text-A").textContent()) ?? "";
+          const b = (await page.locator("#text-B").textContent()) ?? "";
+          expect([a, b].sort()).toEqual([expect.stringMatching(/^Alpha caption \d+$/), expect.stringMatching(/^Beta caption \d+$/)]);
+          expect(a.slice(a.indexOf("caption"))).toBe(b.slice(b.indexOf("caption")));
+          seen.push(`${a}|${b}`);
+          progress.push((await page.locator("#progress").textContent()) ?? "");
+          const alphaOnLeft = a.startsWith("Alpha");
+          if (!ticked) {
+            // The reason goes against the Beta caption, wherever it is shown.
+            const box = page.locator(`input[name="reason-${alphaOnLeft ? "B" : "A"}"][value="hallucination"]`);
+            await box.check();
+            ticked = true;
+          }
+          await page.keyboard.press(alphaOnLeft ? "1" : "2");
+          if (!reloaded) {
+            // After the first vote, reload: the token is in sessionStorage, so the same participant carries on with the next ballot.
+            await page.locator("#progress").filter({ hasText: /^Ballot 2$/ }).waitFor({ timeout: 30_000 });
+            await page.reload();
+            await ballot.waitFor({ state: "visible", timeout: 30_000 });
+            expect(await page.locator("#progress").textContent()).toBe("Ballot 2");
+            reloaded = true;
+          }
+        }
+        expect(await ballot.isVisible()).toBe(false);
+        expect(await page.locator("#completion").isVisible()).toBe(true);
+        expect(await page.locator("#completion-code").textContent()).toBe("C0DE1234");
+        expect(await page.locator("#progress").textContent()).toBe(`${seeds.length} votes`);
+        expect(progress).toEqual(seeds.map((_, i) => `Ballot ${i + 1}`));
+        expect(new Set(seen.map((s) => s.replace(/^\D+|\|.*$/g, ""))).size).toBe(seeds.length);
+        expect(await page.locator("#message").textContent()).toBe("");
+        // One participant joined once (the reload reused the token), and every ballot showed its image.
+        expect(browser.requested.filter((u) => u.endsWith(`/v1/studies/${study.id}/participants`))).toHaveLength(1);
+        expect(browser.requested.filter((u) => u.includes("/files/image")).length).toBeGreaterThanOrEqual(seeds.length);
+        expect(browser.blocked, "requests to other origins").toEqual([]);
+        expect(browser.errors).toEqual([]);
+      } finally {
+        await browser.close();
+      }
+
+      type Results = {
+        pairs: { a: string; b: string; wins: number; ties: number; losses: number }[];
+        coverage: { pairs_planned: number; pairs_with_k_votes: number };
+        voters_table: { voter: string; votes: number }[];
+        reasons: { source: string; code: string; count: number }[];
+      };
+      const results = await api<Results>("GET", `/v1/studies/${study.id}/results?resamples=100`, 200);
+      expect(results.pairs).toHaveLength(1);
+      expect(results.pairs[0]).toMatchObject({ a: "import:a", b: "import:b", wins: seeds.length, ties: 0, losses: 0 });
+      expect(results.coverage).toMatchObject({ pairs_planned: seeds.length, pairs_with_k_votes: seeds.length });
+      expect(results.voters_table.map((v) => ({ voter: v.voter, votes: v.votes }))).toEqual([{ voter: `participant:${invite.id}:participant-1`, votes: seeds.length }]);
+      expect(results.reasons).toContainEqual({ source: "import:b", code: "hallucination", count: 1 });
+      expect(results.reasons.filter((r) => r.source === "import:a")).toEqual([]);
     },
   );
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { MERGE_PROMPT, mergeMessages, promptKey, ROUND1_PROMPT, round1Messages } from "../../worker/vlm/prompts.ts";
+import { DESCRIBE_PROMPT, describeMessages, MERGE_PROMPT, mergeMessages, promptKey, ROUND1_PROMPT, round1Messages } from "../../worker/vlm/prompts.ts";
 
 const marks = [
   { number: 3, category: "dog", isthing: true },
@@ -65,6 +65,7 @@ describe("versions", () => {
   it("has stable ids and versions", () => {
     expect(promptKey(ROUND1_PROMPT)).toBe("pancap-round1@v1");
     expect(promptKey(MERGE_PROMPT)).toBe("pancap-merge@v1");
+    expect(promptKey(DESCRIBE_PROMPT)).toBe("study-describe@v1");
   });
 
   // These fingerprints pin the text of each template version. If this test fails you changed a
@@ -72,13 +73,16 @@ describe("versions", () => {
   it("text has not changed without a version bump", async () => {
     const r1 = round1Messages(marks);
     const m = mergeMessages(regions);
+    const d = describeMessages();
     const fingerprints = {
+      [promptKey(DESCRIBE_PROMPT)]: await sha256(d.system + "\u0000" + d.prompt),
       [promptKey(ROUND1_PROMPT)]: await sha256(r1.system + "\u0000" + r1.prompt),
       [promptKey(MERGE_PROMPT)]: await sha256(m.system + "\u0000" + m.prompt),
     };
     expect(fingerprints).toEqual({
       "pancap-round1@v1": "a807e8778a9268398a9d996f79b3c51d5bb2cebce9a419e153205744a2b245a3",
       "pancap-merge@v1": "ea3f230fe531d30c2459b399469f7afae615c7c7aca401a51794cbe0c56de0e3",
+      "study-describe@v1": "df10892acb34ef714ffc40ff471fd406ee4bfc1134e2fdfacc4ea728345c7bc3",
     });
   });
 });

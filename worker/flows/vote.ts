@@ -33,11 +33,20 @@ export function sidesOf(ballot: Pick<BallotRow, "a" | "b" | "swapped">): { A: st
  * then written as one batch that also moves the counters and hands out the next gold ballot or a
  * swapped repeat when one falls due. A retry with the same Idempotency-Key gets the first answer.
  */
-export async function castVote(db: Db, study: StudyRow, ballotId: string, voter: string, key: string, input: VoteInput, answerOf: (v: CastVote) => unknown): Promise<Replay> {
+export async function castVote(
+  db: Db,
+  ballotId: string,
+  voter: string,
+  key: string,
+  input: VoteInput,
+  studyOf: (studyId: string) => Promise<StudyRow>,
+  answerOf: (v: CastVote, study: StudyRow) => unknown,
+): Promise<Replay> {
   const hash = await requestHash(ROUTE, { ballotId, input });
   const context = await voteContext(db, ballotId, voter, key);
   // Another voter's ballot does not exist for this one: a participant never learns of others' ballots.
-  if (!context || context.ballot.studyId !== study.id || context.ballot.leaseOwner !== voter) throw fail.notFound(`ballot ${ballotId}`);
+  if (!context || context.ballot.leaseOwner !== voter) throw fail.notFound(`ballot ${ballotId}`);
+  const study = await studyOf(context.ballot.studyId);
   const earlier = replayOf(context.answer, key, ROUTE, hash);
   if (earlier) return earlier;
   const { ballot } = context;
@@ -85,7 +94,7 @@ export async function castVote(db: Db, study: StudyRow, ballotId: string, voter:
   const share = design.gold.share;
   const gold = study.goldPairs > 0 && share > 0 ? { share, phase: stableHash(`${study.seed}:gold:${voter}`) % Math.max(1, Math.round(1 / share)), order: 1 + (stableHash(`${study.seed}:order:${voter}`) % 2_000_000_000) } : null;
   const repeat = ballot.kind === "pair" && isRepeatChosen(study.seed, voter, ballot.position, design.flipShare) ? { id: `bal_${randomHex(13)}`, dueAfter: voterVotes + REPEAT_GAP } : null;
-  const body = answerOf({ vote, voterVotes });
+  const body = answerOf({ vote, voterVotes }, study);
   const results = await runBatch(db.$client, voteStatements(db, { vote, ballot, now, gold, repeat, answer: { key, route: ROUTE, hash, status: 201, body } }));
   const cast = results[0]?.meta?.changes ?? 0;
   if (cast !== 1) throw fail.conflict(`ballot ${ballotId}'s lease ended before the vote was written (it expired, or the study closed); nothing was recorded`);

@@ -109,10 +109,7 @@ ballotRoutes.openapi(vote, async (c) => {
   const input = c.req.valid("json");
   const me = principal(c);
   const db = dbOf(c.env.DB);
-  const ballot = await getBallot(db, ballotId);
-  if (!ballot || ballot.leaseOwner !== me.subject) throw problems.notFound(`ballot ${ballotId}`);
-  const study = await studyForVoter(db, me, ballot.studyId, "vote");
-  const replay = await castVote(db, study, ballotId, me.subject, key, input, ({ vote, voterVotes }) => ({
+  const replay = await castVote(db, ballotId, me.subject, key, input, (studyId) => studyForVoter(db, me, studyId, "vote"), ({ vote, voterVotes }, study) => ({
     vote_id: vote.id,
     ballot_id: vote.ballotId,
     choice: vote.choice,

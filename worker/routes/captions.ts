@@ -10,7 +10,7 @@ import { router } from "../http/router.ts";
 import { finalCaptionPage, getFinalCaption } from "../store/captions.ts";
 import { dbOf } from "../store/db.ts";
 import { getImage } from "../store/images.ts";
-import { ANY_ROLE, projectFor } from "./guards.ts";
+import { PROJECT_MEMBERS, projectFor } from "./guards.ts";
 
 export const captionRoutes = router();
 const tags = ["Captions"];
@@ -71,7 +71,7 @@ captionRoutes.openapi(get, async (c) => {
   const db = dbOf(c.env.DB);
   const image = await getImage(db, imageId);
   if (!image) throw problems.notFound(`image "${imageId}"`);
-  await projectFor(db, principal(c), image.projectId, ANY_ROLE, "read captions");
+  await projectFor(db, principal(c), image.projectId, PROJECT_MEMBERS, "read captions");
   const caption = await getFinalCaption(db, image.id);
   if (!caption) throw problems.notFound(`a final caption of image "${imageId}"`);
   c.header("ETag", `"${caption.version}"`);
@@ -107,7 +107,7 @@ captionRoutes.openapi(list, async (c) => {
   const after = cursor === undefined ? null : decodeCursor(cursor);
   if (cursor !== undefined && after === null) throw problems.validation([{ path: "query.cursor", message: "not a cursor from this API" }]);
   const db = dbOf(c.env.DB);
-  await projectFor(db, principal(c), projectId, ANY_ROLE, "read captions");
+  await projectFor(db, principal(c), projectId, PROJECT_MEMBERS, "read captions");
   const rows = await finalCaptionPage(db, { projectId, stale: stale === undefined ? undefined : stale === "true" }, after, limit + 1);
   const page = rows.slice(0, limit);
   return c.json({ items: page.map(finalCaptionJson), next_cursor: rows.length > limit ? encodeCursor(page[page.length - 1].imageId) : null }, 200);

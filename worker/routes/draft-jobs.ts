@@ -8,7 +8,7 @@ import { problems } from "../http/problem.ts";
 import { router } from "../http/router.ts";
 import { dbOf } from "../store/db.ts";
 import { getJob, insertJob } from "../store/drafts.ts";
-import { ANY_ROLE, LEADS, projectFor } from "./guards.ts";
+import { LEADS, projectFor } from "./guards.ts";
 
 export const draftJobRoutes = router();
 const tags = ["Drafts"];
@@ -76,7 +76,7 @@ const get = createRoute({
 draftJobRoutes.openapi(get, async (c) => {
   const { projectId, jobId } = c.req.valid("param");
   const db = dbOf(c.env.DB);
-  await projectFor(db, principal(c), projectId, ANY_ROLE, "read draft jobs");
+  await projectFor(db, principal(c), projectId, LEADS, "read draft jobs");
   const job = await getJob(db, jobId);
   if (!job || job.projectId !== projectId) throw problems.notFound(`draft job "${jobId}"`);
   return c.json(jobJson(job), 200);

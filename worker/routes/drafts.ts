@@ -9,7 +9,7 @@ import { router } from "../http/router.ts";
 import { dbOf } from "../store/db.ts";
 import { getImage } from "../store/images.ts";
 import type { DraftOutcome } from "../store/drafts.ts";
-import { ANY_ROLE, projectFor } from "./guards.ts";
+import { PROJECT_MEMBERS, projectFor } from "./guards.ts";
 
 export const draftRoutes = router();
 const RETRY_AFTER_SECONDS = 2;
@@ -37,7 +37,7 @@ draftRoutes.openapi(get, async (c) => {
   const db = dbOf(c.env.DB);
   const image = await getImage(db, imageId);
   if (!image) throw problems.notFound(`image "${imageId}"`);
-  const project = await projectFor(db, principal(c), image.projectId, ANY_ROLE, "read drafts");
+  const project = await projectFor(db, principal(c), image.projectId, PROJECT_MEMBERS, "read drafts");
   const draft = await currentDraft(c.env, db, image, project, round as 1 | 2);
   if (draft.state === "unavailable") throw problems.conflict(draft.reason);
   if (draft.state === "pending") {

@@ -10,7 +10,7 @@ import { dbOf } from "../store/db.ts";
 import { getImage } from "../store/images.ts";
 import { getProject } from "../store/projects.ts";
 import { ensureRender } from "../flows/render.ts";
-import { ANY_ROLE, projectFor } from "./guards.ts";
+import { PROJECT_MEMBERS, projectFor } from "./guards.ts";
 import { signingSecret } from "./images.ts";
 
 export const fileRoutes = router();
@@ -46,7 +46,7 @@ fileRoutes.openapi(getFile, async (c) => {
   if (!image) throw problems.notFound(`image "${imageId}"`);
   const project =
     sig === undefined || c.get("principal")
-      ? await projectFor(db, principal(c), image.projectId, ANY_ROLE, "read images")
+      ? await projectFor(db, principal(c), image.projectId, PROJECT_MEMBERS, "read images")
       : await getProject(db, image.projectId);
   if (!project) throw problems.notFound(`image "${imageId}"`);
 

@@ -5,7 +5,11 @@ import { problems } from "../http/problem.ts";
 import type { Db } from "../store/db.ts";
 import { getProject } from "../store/projects.ts";
 
-export const ANY_ROLE: readonly Role[] = ["admin", "lead", "annotator", "reviewer", "voter"];
+/**
+ * Everyone who works on a project's data. Not voters: a voter sees only its own ballots, or a
+ * study would not be blind (captions read directly give their sources away).
+ */
+export const PROJECT_MEMBERS: readonly Role[] = ["admin", "lead", "annotator", "reviewer"];
 export const LEADS: readonly Role[] = ["admin", "lead"];
 
 /** Loads a project the principal may act on with one of `roles`: 404 if absent, 403 if not theirs. */

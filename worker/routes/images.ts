@@ -12,7 +12,7 @@ import { ingestImage } from "../flows/ingest.ts";
 import { signPath } from "../auth/signed-url.ts";
 import { dbOf } from "../store/db.ts";
 import { getImage, listImages, listSegments } from "../store/images.ts";
-import { ANY_ROLE, LEADS, projectFor } from "./guards.ts";
+import { PROJECT_MEMBERS, LEADS, projectFor } from "./guards.ts";
 import { imageSummaryJson, segmentJson } from "./shape.ts";
 
 export const imageRoutes = router();
@@ -82,7 +82,7 @@ imageRoutes.openapi(list, async (c) => {
   const after = cursor === undefined ? null : decodeCursor(cursor);
   if (cursor !== undefined && after === null) throw problems.validation([{ path: "query.cursor", message: "not a cursor from this API" }]);
   const db = dbOf(c.env.DB);
-  await projectFor(db, principal(c), projectId, ANY_ROLE, "list images");
+  await projectFor(db, principal(c), projectId, PROJECT_MEMBERS, "list images");
 
   const rows = await listImages(db, projectId, after, limit + 1);
   const page = rows.slice(0, limit);
@@ -107,7 +107,7 @@ imageRoutes.openapi(get, async (c) => {
   const db = dbOf(c.env.DB);
   const image = await getImage(db, imageId);
   if (!image) throw problems.notFound(`image "${imageId}"`);
-  await projectFor(db, principal(c), image.projectId, ANY_ROLE, "read images");
+  await projectFor(db, principal(c), image.projectId, PROJECT_MEMBERS, "read images");
   return c.json(await imageDetail(c.env, db, image), 200);
 });
 

@@ -22,7 +22,7 @@ import {
   updateProject,
   type NewCategory,
 } from "../store/projects.ts";
-import { ANY_ROLE, LEADS, projectFor } from "./guards.ts";
+import { PROJECT_MEMBERS, LEADS, projectFor } from "./guards.ts";
 import { categoryJson, etagOf, projectJson } from "./shape.ts";
 
 export const projectRoutes = router();
@@ -118,7 +118,7 @@ const get = createRoute({
 projectRoutes.openapi(get, async (c) => {
   const { projectId } = c.req.valid("param");
   const db = dbOf(c.env.DB);
-  const project = await projectFor(db, principal(c), projectId, ANY_ROLE, "read projects");
+  const project = await projectFor(db, principal(c), projectId, PROJECT_MEMBERS, "read projects");
   const cats = await listCategories(db, project.id);
   c.header("ETag", etagOf(project.version));
   return c.json({ ...projectJson(project, cats.length), categories: cats.map(categoryJson) }, 200);

@@ -12,7 +12,7 @@ import { dbOf } from "../store/db.ts";
 import { replayFor, rememberAnswer, requestHash } from "../store/idempotency.ts";
 import { getImage, isUniqueViolation } from "../store/images.ts";
 import { getSubmission, reviewOf } from "../store/submissions.ts";
-import { ANY_ROLE, projectFor } from "./guards.ts";
+import { PROJECT_MEMBERS, projectFor } from "./guards.ts";
 import { reviewJson, submissionJson } from "./shape-tasks.ts";
 
 export const reviewRoutes = router();
@@ -97,7 +97,7 @@ reviewRoutes.openapi(get, async (c) => {
   const db = dbOf(c.env.DB);
   const submission = await getSubmission(db, submissionId);
   if (!submission) throw problems.notFound(`submission "${submissionId}"`);
-  await projectFor(db, me, submission.projectId, ANY_ROLE, "read submissions");
+  await projectFor(db, me, submission.projectId, PROJECT_MEMBERS, "read submissions");
   if (submission.subject !== me.subject) requireRole(me, REVIEWERS, "read other people's submissions");
   return c.json(submissionJson(submission, await reviewOf(db, submission.id)), 200);
 });

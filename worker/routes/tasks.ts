@@ -19,7 +19,7 @@ import { getProjectForClaims } from "../store/projects.ts";
 import { getSubmission, submissionOfTask } from "../store/submissions.ts";
 import { claimWithImage, commitBatch, getTask, heartbeat, heldWithToken, recordStart, release, submitContext } from "../store/tasks.ts";
 import { keyedLeaseToken, leaseSecret } from "../auth/lease-token.ts";
-import { ANY_ROLE, projectFor } from "./guards.ts";
+import { PROJECT_MEMBERS, projectFor } from "./guards.ts";
 import { leaseJson, submissionJson } from "./shape-tasks.ts";
 
 export const taskRoutes = router();
@@ -66,7 +66,7 @@ taskRoutes.openapi(next, async (c) => {
   const key = c.req.valid("header")["idempotency-key"];
   const me = principal(c);
   const db = dbOf(c.env.DB);
-  const project = await projectFor(db, me, projectId, ANY_ROLE, "claim tasks", getProjectForClaims);
+  const project = await projectFor(db, me, projectId, PROJECT_MEMBERS, "claim tasks", getProjectForClaims);
   requireRole(me, kind === "edit" ? ["annotator", "lead", "admin"] : ["reviewer", "lead", "admin"], `claim ${kind} tasks`);
 
   // With a key the lease token is derived from it (keyed with a server secret), so a retry finds the lease its first attempt took.
@@ -196,7 +196,7 @@ taskRoutes.openapi(submit, async (c) => {
   const context = await unlessLost(submitContext(db, taskId, me.subject, key));
   if (!context) throw problems.notFound(`task "${taskId}"`);
   const { task, image, segments, draft } = context;
-  const project = await projectFor(db, me, task.projectId, ANY_ROLE, "work on tasks", getProjectForClaims);
+  const project = await projectFor(db, me, task.projectId, PROJECT_MEMBERS, "work on tasks", getProjectForClaims);
 
   const route = `submit:${task.id}`;
   const hash = await requestHash(route, body);
@@ -251,7 +251,7 @@ async function unlessLost<T>(read: Promise<T>): Promise<T> {
 async function taskFor(db: Db, c: Parameters<typeof principal>[0], taskId: string) {
   const task = await getTask(db, taskId);
   if (!task) throw problems.notFound(`task "${taskId}"`);
-  const project = await projectFor(db, principal(c), task.projectId, ANY_ROLE, "work on tasks");
+  const project = await projectFor(db, principal(c), task.projectId, PROJECT_MEMBERS, "work on tasks");
   return { task, project };
 }
 
