@@ -22,6 +22,14 @@ export const StudyCreate = z
   })
   .openapi("StudyCreate");
 
+export const StudyPatch = z
+  .strictObject({
+    name: z.string().trim().min(1).max(200).optional(),
+    question: z.string().trim().min(1).max(1000).optional(),
+    design: StudyDesignSchema.optional().openapi({ description: "Replaces the design whole (drafts only)." }),
+  })
+  .openapi("StudyPatch");
+
 const SourceReadiness = z.object({
   source: z.string(),
   images: z.int().openapi({ description: "Images of the selection's split that have a caption from this source now." }),

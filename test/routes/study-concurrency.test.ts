@@ -71,3 +71,34 @@ describe("voters racing on one study", () => {
     expect(study.data).toMatchObject({ pairs: IMAGES, votes: IMAGES * K, votes_needed: IMAGES * K });
   });
 });
+
+describe("a ballot whose voter went away", () => {
+  it("comes back when its lease runs out, to another voter, and the first can no longer vote on it", async () => {
+    const study = await call("POST", `/v1/projects/${PROJECT}/studies`, {
+      token: await lead(),
+      json: { name: "expiry", question: "Which?", design: { sources: ["final", "import:other"], votesPerPair: 1, gold: { share: 0 }, selection: { sample: 1 }, seed: 3 } },
+    });
+    const id = study.data.id;
+    expect((await call("POST", `/v1/studies/${id}/open`, { token: await lead() })).status).toBe(200);
+    const gone = await tokenFor("voter", [PROJECT], "gone-voter");
+    const first = await call("POST", `/v1/studies/${id}/ballots/next`, { token: gone });
+    expect(first.status).toBe(200);
+    const next = await tokenFor("voter", [PROJECT], "next-voter");
+    expect((await call("POST", `/v1/studies/${id}/ballots/next`, { token: next })).status).toBe(204);
+    // The lease runs out (as if its voter closed the tab ten minutes ago).
+    await env.DB.prepare("UPDATE ballots SET lease_expires = ? WHERE id = ?").bind(Date.now() - 1000, first.data.ballot_id).run();
+    const taken = await call("POST", `/v1/studies/${id}/ballots/next`, { token: next });
+    expect(taken.status).toBe(200);
+    expect(taken.data.ballot_id).toBe(first.data.ballot_id);
+    expect(taken.data.lease_token).not.toBe(first.data.lease_token);
+    const late = await call("POST", `/v1/ballots/${first.data.ballot_id}/vote`, { token: gone, json: { lease_token: first.data.lease_token, choice: "A" }, headers: { "idempotency-key": "late" } });
+    expect(late.status).toBe(404);
+    const vote = await call("POST", `/v1/ballots/${taken.data.ballot_id}/vote`, { token: next, json: { lease_token: taken.data.lease_token, choice: "B" }, headers: { "idempotency-key": "on-time" } });
+    expect(vote.status).toBe(201);
+    // The vote's read and its batch: one statement to read, one batch to write.
+    const cost = d1Cost(vote.res);
+    expect(cost.calls).toBeLessThanOrEqual(3);
+    const votes = await env.DB.prepare("SELECT voter FROM votes WHERE study_id = ?").bind(id).all();
+    expect(votes.results).toEqual([{ voter: "next-voter" }]);
+  });
+});

@@ -96,3 +96,29 @@ describe("voters see nothing but their ballots", () => {
     }
   });
 });
+
+describe("changing a study", () => {
+  it("a draft's design changes under If-Match; an open study keeps its question and design", async () => {
+    const made = await call("POST", `/v1/projects/${PROJECT}/studies`, {
+      token: await lead(),
+      json: { name: "draft", question: "Which?", design: { sources: ["final", "import:other"], seed: 8 } },
+    });
+    const id = made.data.id;
+    const stale = await call("PATCH", `/v1/studies/${id}`, { token: await lead(), json: { question: "Which one?" }, headers: { "if-match": '"7"' } });
+    expect(stale.status).toBe(412);
+    expect(stale.data.current_version).toBe(1);
+    const bad = await call("PATCH", `/v1/studies/${id}`, { token: await lead(), json: { design: { sources: ["final"] } } });
+    expect(bad.status).toBe(400);
+    expect(bad.data.errors[0].path).toBe("body.design.sources");
+    const ok = await call("PATCH", `/v1/studies/${id}`, { token: await lead(), json: { question: "Which one is better?", design: { sources: ["import:other", "final"], votesPerPair: 1 } }, headers: { "if-match": '"1"' } });
+    expect(ok.status, JSON.stringify(ok.data)).toBe(200);
+    expect(ok.data).toMatchObject({ version: 2, question: "Which one is better?", seed: 8 });
+    expect(ok.data.design.sources).toEqual(["import:other", "final"]);
+    expect((await call("POST", `/v1/studies/${id}/open`, { token: await lead() })).status).toBe(200);
+    const frozen = await call("PATCH", `/v1/studies/${id}`, { token: await lead(), json: { question: "Changed?" } });
+    expect(frozen.status).toBe(409);
+    const renamed = await call("PATCH", `/v1/studies/${id}`, { token: await lead(), json: { name: "renamed" } });
+    expect(renamed.status).toBe(200);
+    expect(renamed.data).toMatchObject({ name: "renamed", question: "Which one is better?", status: "open" });
+  });
+});

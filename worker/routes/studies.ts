@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { PageQuery, pageOf, problemResponses, ProjectIdParam } from "../../schema/api/common.ts";
-import { PairSchema, StudyCreate, StudyIdParam, StudyOpened, StudySchema } from "../../schema/api/studies.ts";
+import { PairSchema, StudyCreate, StudyIdParam, StudyOpened, StudyPatch, StudySchema } from "../../schema/api/studies.ts";
 import type { StudyRow } from "../../schema/tables.ts";
 import { decodeCursor, encodeCursor, ulid } from "../domain/ids.ts";
 import { describeSelection, vlmSources } from "../flows/study-describe.ts";
@@ -145,6 +145,56 @@ studyRoutes.openapi(get, async (c) => {
   return c.json({ ...studyJson(study), ...(study.status === "draft" ? { readiness: await readiness(db, study) } : {}) }, 200);
 });
 
+const VersionHeader = z.object({ "if-match": z.string().regex(/^(W\/)?"\d+"$/, 'If-Match must be a version ETag such as "3"').optional() });
+
+function preconditionFailed(current: number): Problem {
+  return new Problem(412, "precondition-failed", "Version mismatch", `the study is at version ${current}; re-read it and retry`, { current_version: current });
+}
+
+const patch = createRoute({
+  method: "patch",
+  path: "/v1/studies/{studyId}",
+  tags,
+  security,
+  summary: "Change a draft study: its name, question or design (replaced whole)",
+  description:
+    "Lead or admin. Only a draft's question and design may change (an open study's plan and question are frozen: voters saw them); the name may " +
+    "change any time. Send the study's `version` as `If-Match` to refuse the change if someone else changed it first (412). A new design with " +
+    "`vlm:` sources asks for their captions again (drafts already made are reused).",
+  middleware: [requireContentType("json"), limitBody("json")] as const,
+  request: { params: StudyIdParam, headers: VersionHeader, body: { required: true, content: { "application/json": { schema: StudyPatch } } } },
+  responses: {
+    200: { description: "The study", content: { "application/json": { schema: StudySchema } } },
+    ...problemResponses(400, 401, 403, 404, 409, 412, 413, 415),
+  },
+});
+
+studyRoutes.openapi(patch, async (c) => {
+  const { studyId } = c.req.valid("param");
+  const ifMatch = c.req.valid("header")["if-match"];
+  const body = c.req.valid("json");
+  const db = dbOf(c.env.DB);
+  const { study } = await studyForLead(db, principal(c), studyId, "change studies");
+  const expected = ifMatch ? Number(/\d+/.exec(ifMatch)![0]) : study.version;
+  if (expected !== study.version) throw preconditionFailed(study.version);
+  if ((body.design || body.question) && study.status !== "draft") throw problems.conflict(`study ${study.id} is ${study.status}: its question and design are frozen`);
+  const seed = body.design ? (body.design.seed ?? study.seed) : study.seed;
+  const now = Date.now();
+  const changed = await updateStudy(
+    db,
+    study.id,
+    expected,
+    { ...(body.name ? { name: body.name } : {}), ...(body.question ? { question: body.question } : {}), ...(body.design ? { design: { ...body.design, seed }, seed } : {}) },
+    body.design || body.question ? "draft" : null,
+    now,
+  );
+  if (!changed) throw preconditionFailed((await getStudy(db, study.id))?.version ?? study.version);
+  forgetStudy(study.id);
+  if (body.design && vlmSources(changed).length) await c.env.DRAFT_QUEUE.send({ kind: "describe", studyId: study.id, offset: 0 });
+  c.header("ETag", `"${changed.version}"`);
+  return c.json({ ...studyJson(changed), ...(changed.status === "draft" ? { readiness: await readiness(db, changed) } : {}) }, 200);
+});
+
 const generate = createRoute({
   method: "post",
   path: "/v1/studies/{studyId}/generate",
@@ -171,8 +221,6 @@ studyRoutes.openapi(generate, async (c) => {
   return c.json({ images, sources }, 202);
 });
 
-const VersionHeader = z.object({ "if-match": z.string().regex(/^(W\/)?"\d+"$/, 'If-Match must be a version ETag such as "3"').optional() });
-
 const open = createRoute({
   method: "post",
   path: "/v1/studies/{studyId}/open",
@@ -195,9 +243,7 @@ studyRoutes.openapi(open, async (c) => {
   const ifMatch = c.req.valid("header")["if-match"];
   const db = dbOf(c.env.DB);
   const { study } = await studyForLead(db, principal(c), studyId, "open studies");
-  if (ifMatch && Number(/\d+/.exec(ifMatch)![0]) !== study.version) {
-    throw new Problem(412, "precondition-failed", "Version mismatch", `the study is at version ${study.version}; re-read it and retry`, { current_version: study.version });
-  }
+  if (ifMatch && Number(/\d+/.exec(ifMatch)![0]) !== study.version) throw preconditionFailed(study.version);
   if (study.status !== "draft") throw problems.conflict(`study ${study.id} is already ${study.status}`);
   const plan = await openStudy(db, study, Date.now());
   forgetStudy(study.id);
