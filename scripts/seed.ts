@@ -5,6 +5,7 @@
  */
 import { parseArgs } from "node:util";
 import { pathToFileURL } from "node:url";
+import { COCO_PANOPTIC_CATEGORIES } from "../worker/domain/coco-categories.ts";
 import { synthesizeScene } from "../worker/imaging/synthetic.ts";
 import { devToken } from "./token.ts";
 
@@ -57,11 +58,77 @@ export async function seedDemo(api: string, leadToken: string, vlmBaseUrl?: stri
   return { created, present };
 }
 
+const DEMO_STUDY = "Demo study: the VLM's captions against a second caption set";
+
+async function request(api: string, token: string, method: string, path: string, body?: string, type = "application/json") {
+  const res = await fetch(`${api}${path}`, { method, headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { "content-type": type } : {}) }, body });
+  return { status: res.status, data: (await res.json().catch(() => null)) as Record<string, any> };
+}
+
+/** A caption of a synthetic scene written from its categories: the demo's second caption source, made by this code. */
+function sceneCaption(seed: number): string {
+  const names = [...new Set(synthesizeScene(seed).segmentsInfo.map((s) => COCO_PANOPTIC_CATEGORIES.find((k) => k.id === s.category_id)?.name ?? "thing"))];
+  const list = names.length > 1 ? `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]}` : names[0];
+  return `A simple scene with ${list.replace(/-(merged|other)/g, "")}. The ${names[0].replace(/-(merged|other)/g, "")} fills the left of the frame.`;
+}
+
+/**
+ * The demo's pairwise study, opened, so the voting page can be tried at once: the VLM's detailed
+ * captions (the mock VLM, or the template) against a caption set uploaded from this code, with
+ * planted-error gold pairs. Idempotent: an existing demo study is reused.
+ */
+export async function seedDemoStudy(api: string, leadToken: string, vlmBaseUrl?: string): Promise<{ studyId: string; status: string }> {
+  const listed = await request(api, leadToken, "GET", `/v1/projects/${DEMO_PROJECT}/studies?limit=200`);
+  const existing = (listed.data?.items ?? []).find((s: { name: string }) => s.name === DEMO_STUDY);
+  let study = existing;
+  if (!study) {
+    const lines = Array.from({ length: DEMO_IMAGES }, (_, i) => JSON.stringify({ external_id: `synthetic-${i + 1}`, text: sceneCaption(i + 1) }));
+    const set = await request(api, leadToken, "PUT", `/v1/projects/${DEMO_PROJECT}/caption-sets/scene-words`, lines.join("\n"), "application/x-ndjson");
+    if (set.status !== 200) throw new Error(`uploading the demo caption set: ${set.status} ${JSON.stringify(set.data)}`);
+    const made = await request(
+      api,
+      leadToken,
+      "POST",
+      `/v1/projects/${DEMO_PROJECT}/studies`,
+      JSON.stringify({
+        name: DEMO_STUDY,
+        question: "Which caption describes the image more accurately and in more detail?",
+        design: {
+          sources: ["vlm:demo", "import:scene-words"],
+          vlm: { demo: vlmBaseUrl ? { provider: "openai", baseUrl: vlmBaseUrl, model: "mock-vlm", timeoutMs: 20_000 } : { provider: "template" } },
+          votesPerPair: 3,
+          reasons: ["hallucination", "missed_object", "wrong_detail", "less_detailed"],
+          gold: { planted: { count: 2, from: "import:scene-words" }, share: 0.2 },
+          flipShare: 0.2,
+          seed: 2502,
+        },
+      }),
+    );
+    if (made.status !== 201) throw new Error(`creating the demo study: ${made.status} ${JSON.stringify(made.data)}`);
+    study = made.data;
+  }
+  if (study.status === "draft") {
+    // The model's captions come through the draft queue; open once they are there (or with what there is after 30 s).
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const s = await request(api, leadToken, "GET", `/v1/studies/${study.id}`);
+      const vlm = s.data?.readiness?.find((r: { source: string }) => r.source === "vlm:demo");
+      if ((vlm && vlm.images >= DEMO_IMAGES) || Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const opened = await request(api, leadToken, "POST", `/v1/studies/${study.id}/open`);
+    if (opened.status !== 200) throw new Error(`opening the demo study: ${opened.status} ${JSON.stringify(opened.data)}`);
+    study = opened.data;
+  }
+  return { studyId: study.id, status: study.status };
+}
+
 async function main() {
   const { values } = parseArgs({ options: { api: { type: "string", default: "http://127.0.0.1:8787" }, vlm: { type: "string" } } });
   const token = await devToken("lead", [DEMO_PROJECT], "demo-lead");
   const r = await seedDemo(values.api!, token, values.vlm);
-  console.log(`demo project "${DEMO_PROJECT}": ${r.created} images created, ${r.present} already present`);
+  const study = await seedDemoStudy(values.api!, token, values.vlm);
+  console.log(`demo project "${DEMO_PROJECT}": ${r.created} images created, ${r.present} already present; study ${study.studyId} (${study.status})`);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -8,7 +8,7 @@
 import { ensureDevVars } from "./lib/dev-vars.ts";
 import { applyLocalMigrations, startDevServer, waitForHealthy } from "./lib/wrangler.ts";
 import { startMockVlm } from "./mock-vlm.ts";
-import { DEMO_PROJECT, seedDemo } from "./seed.ts";
+import { DEMO_PROJECT, seedDemo, seedDemoStudy } from "./seed.ts";
 import { devToken } from "./token.ts";
 
 const port = Number(process.env.PORT ?? 8787);
@@ -37,6 +37,8 @@ try {
   const annotator = await devToken("annotator", [DEMO_PROJECT], "demo-annotator");
   const reviewer = await devToken("reviewer", [DEMO_PROJECT], "demo-reviewer");
   const seeded = await seedDemo(base, lead, mockVlm?.url);
+  const study = await seedDemoStudy(base, lead, mockVlm?.url);
+  const voter = await devToken("voter", [DEMO_PROJECT], "demo-voter");
   console.log(
     [
       "",
@@ -48,6 +50,8 @@ try {
       `  LEAD_TOKEN=${lead}`,
       `  ANNOTATOR_TOKEN=${annotator}`,
       `  REVIEWER_TOKEN=${reviewer}`,
+      `  VOTER_TOKEN=${voter}`,
+      `  Study:      ${study.studyId} (${study.status}); vote at ${base}/studies/${study.studyId}/vote#token=${voter}`,
       `  Try: curl -H "Authorization: Bearer $LEAD_TOKEN" ${base}/v1/projects/${DEMO_PROJECT}/images`,
       "",
     ].join("\n"),

@@ -81,7 +81,10 @@ const SCRIPT = String.raw`(() => {
   const studyId = location.pathname.split("/")[2];
   const params = new URLSearchParams(location.search);
   const hash = new URLSearchParams(location.hash.slice(1));
-  const storeKey = "groundwork-vote-" + studyId;
+  const pidParam = params.get("pid_param") || "PROLIFIC_PID";
+  const participant = params.get(pidParam) || params.get("participant_id");
+  // One stored token per participant: another id opened in the same tab must not vote as the first.
+  const storeKey = "groundwork-vote-" + studyId + (params.get("invite") ? "-" + params.get("invite") + "-" + (participant || "") : "");
   let token = hash.get("token") || sessionStorage.getItem(storeKey);
   let ballot = null;
   let activeMs = 0;
@@ -101,7 +104,11 @@ const SCRIPT = String.raw`(() => {
     });
     if (res.status === 204) return { status: 204, body: null };
     const data = await res.json().catch(() => null);
-    if (!res.ok) throw new Error((data && (data.detail || data.title)) || "HTTP " + res.status);
+    if (!res.ok) {
+      const err = new Error((data && (data.detail || data.title)) || "HTTP " + res.status);
+      err.status = res.status;
+      throw err;
+    }
     return { status: res.status, body: data };
   }
 
@@ -144,7 +151,7 @@ const SCRIPT = String.raw`(() => {
   async function finish() {
     ballot = null;
     const me = (await api("GET", "/v1/studies/" + studyId + "/me")).body;
-    $("progress").textContent = me.votes + " votes";
+    $("progress").textContent = me.votes + (me.votes === 1 ? " vote" : " votes");
     if (me.completion_code) {
       $("completion-code").textContent = me.completion_code;
       $("completion").hidden = false;
@@ -177,7 +184,9 @@ const SCRIPT = String.raw`(() => {
       await nextBallot();
     } catch (err) {
       say(err.message);
-      resume();
+      // The ballot is gone (its lease ran out, or it was voted from another tab): move on to the next.
+      if (err.status === 409 || err.status === 404) await nextBallot().catch((e) => say(e.message));
+      else resume();
     } finally {
       sending = false;
     }
@@ -185,6 +194,8 @@ const SCRIPT = String.raw`(() => {
 
   for (const id of ["choose-A", "choose-B", "choose-tie"]) $(id).addEventListener("click", (e) => vote(e.currentTarget.dataset.choice));
   document.addEventListener("keydown", (e) => {
+    // A held-down key must not vote on the ballots that follow; shortcuts with modifiers are the browser's.
+    if (e.repeat || e.ctrlKey || e.metaKey || e.altKey) return;
     if (e.target instanceof HTMLInputElement && e.target.type !== "checkbox") return;
     if (e.key === "1") vote("A");
     else if (e.key === "2") vote("B");
@@ -204,7 +215,7 @@ const SCRIPT = String.raw`(() => {
         history.replaceState(null, "", location.pathname + location.search);
       }
       if (!token && params.get("invite")) {
-        const pid = params.get(params.get("pid_param") || "PROLIFIC_PID") || params.get("participant_id");
+        const pid = participant;
         if (!pid) {
           show("pid");
           $("pid-go").onclick = () => $("pid-input").value.trim() && join($("pid-input").value.trim()).then(nextBallot).catch((e) => say(e.message));
@@ -223,6 +234,12 @@ const SCRIPT = String.raw`(() => {
       }
       await nextBallot();
     } catch (err) {
+      // An expired or refused token: an invite link can get a fresh one for the same participant.
+      if (err.status === 401 && params.get("invite") && participant) {
+        sessionStorage.removeItem(storeKey);
+        token = null;
+        return join(participant).then(nextBallot).catch((e) => say(e.message));
+      }
       say(err.message);
     }
   }

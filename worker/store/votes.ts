@@ -3,7 +3,7 @@ import { ballots, studies, studyVoters, votes, type BallotRow, type StudyVoterRo
 import type { Db, Statement } from "./db.ts";
 
 
-import { fromDriverRow, fromJsonObject, jsonObjectOf } from "./json-rows.ts";
+import { fromJsonObject, jsonObjectOf } from "./json-rows.ts";
 import type { StoredAnswer } from "./tasks.ts";
 
 /** Everything a vote reads, in ONE statement: the ballot, its voter's row and the caller's earlier answer under the key. */
@@ -116,8 +116,17 @@ export async function listVotes(db: Db, studyId: string, afterId: string | null,
     .all();
 }
 
-/** Every vote of a study in one statement, only the columns the results use (a study holds at most ~10⁵). */
+/** Votes per statement when reading them all: a page stays a few MB, however large the study. */
+const ALL_VOTES_PAGE = 10_000;
+
+/** Every vote of a study, a page per statement in id order (a plan holds at most 200,000 ballots: 20 statements). */
 export async function allVotes(db: Db, studyId: string): Promise<VoteRow[]> {
-  const rows = await db.all<Record<string, unknown>>(sql`SELECT * FROM votes WHERE study_id = ${studyId} ORDER BY id`);
-  return rows.map((r) => fromDriverRow(votes, r));
+  const out: VoteRow[] = [];
+  let after: string | null = null;
+  for (;;) {
+    const page: VoteRow[] = await listVotes(db, studyId, after, ALL_VOTES_PAGE);
+    out.push(...page);
+    if (page.length < ALL_VOTES_PAGE) return out;
+    after = page[page.length - 1].id;
+  }
 }
