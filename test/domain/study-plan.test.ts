@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { counterbalancedSwap, isRepeatChosen, pairKindOf, planStudy, sourcePairs, type PlanInput } from "../../worker/domain/study-plan.ts";
+import { isRepeatChosen, planStudy, sourcePairs, type PlanInput } from "../../worker/domain/study-plan.ts";
 
 const SOURCES = ["final", "vlm:qwen", "import:gpt4v"];
 const images = (n: number) => Array.from({ length: n }, (_, i) => `img_${String(i).padStart(3, "0")}`);
@@ -8,7 +8,7 @@ function input(over: Partial<PlanInput> = {}): PlanInput {
   return { seed: 42, sources: SOURCES, candidates: images(10), sample: null, goldMarked: [], goldPlanted: [], ...over };
 }
 
-describe("sourcePairs / pairKindOf", () => {
+describe("sourcePairs", () => {
   it("lists every unordered pair once, earlier source first", () => {
     expect(sourcePairs(["x", "y", "z", "w"])).toEqual([
       ["x", "y"],
@@ -18,7 +18,6 @@ describe("sourcePairs / pairKindOf", () => {
       ["y", "w"],
       ["z", "w"],
     ]);
-    expect(pairKindOf("final", "vlm:qwen")).toBe("final|vlm:qwen");
   });
 });
 
@@ -45,7 +44,7 @@ describe("planStudy", () => {
     const keys = plan.pairs.map((p) => `${p.imageId}|${p.a}|${p.b}`);
     expect(new Set(keys).size).toBe(30);
     const perKind = new Map<string, number>();
-    for (const p of plan.pairs) perKind.set(pairKindOf(p.a, p.b), (perKind.get(pairKindOf(p.a, p.b)) ?? 0) + 1);
+    for (const p of plan.pairs) perKind.set(`${p.a}|${p.b}`, (perKind.get(`${p.a}|${p.b}`) ?? 0) + 1);
     expect(Object.fromEntries(perKind)).toEqual({ "final|vlm:qwen": 10, "final|import:gpt4v": 10, "vlm:qwen|import:gpt4v": 10 });
     expect(plan.pairs.every((p) => p.kind === "pair" && p.goldAnswer === null)).toBe(true);
     // Shuffled: the queue is not the image-by-image order it was built in.
@@ -125,26 +124,5 @@ describe("isRepeatChosen", () => {
     const pattern = (seed: number, voter: string) => Array.from({ length: 200 }, (_, p) => isRepeatChosen(seed, voter, p, 0.5));
     expect(pattern(1, "v")).not.toEqual(pattern(2, "v"));
     expect(pattern(1, "v")).not.toEqual(pattern(1, "w"));
-  });
-});
-
-describe("counterbalancedSwap", () => {
-  it("puts each source on the left in floor or ceil of half its pairs (a voter with 7 AB and 4 AC pairs)", () => {
-    const ballots = ["AB", "AC", "AB", "AB", "AC", "AB", "AC", "AB", "AB", "AC", "AB"];
-    expect(ballots.filter((b) => b === "AB")).toHaveLength(7);
-    const prior = new Map<string, number>();
-    const left = new Map<string, number>();
-    const shown = new Map<string, number>();
-    for (const kind of ballots) {
-      const [a, b] = kind.split("");
-      const n = prior.get(kind) ?? 0;
-      prior.set(kind, n + 1);
-      const l = counterbalancedSwap(n) ? b : a;
-      left.set(l, (left.get(l) ?? 0) + 1);
-      for (const s of [a, b]) shown.set(s, (shown.get(s) ?? 0) + 1);
-    }
-    expect(Object.fromEntries(shown)).toEqual({ A: 11, B: 7, C: 4 });
-    for (const [s, n] of shown) expect([Math.floor(n / 2), Math.ceil(n / 2)]).toContain(left.get(s) ?? 0);
-    expect([0, 1, 2, 3].map(counterbalancedSwap)).toEqual([false, true, false, true]);
   });
 });

@@ -2,6 +2,7 @@ import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { call, createProject, d1Cost, tokenFor } from "../support/api.ts";
 import { seedFinalCaptions } from "../support/final-captions.ts";
+import { stableHash } from "../../worker/domain/stable-hash.ts";
 
 /**
  * Many voters at once on one study: every claim and vote races the others. Afterwards no pair has
@@ -69,6 +70,21 @@ describe("voters racing on one study", () => {
     expect(ballots.results).toEqual([{ status: "voted", n: IMAGES * K }]);
     const study = await call("GET", `/v1/studies/${studyId}`, { token: await lead() });
     expect(study.data).toMatchObject({ pairs: IMAGES, votes: IMAGES * K, votes_needed: IMAGES * K });
+    // Sides: each voter's n-th ballot shows the first source on the right when n + its parity is odd,
+    // the parity drawn per voter, so first ballots are not all alike across a crowd.
+    const firsts = await env.DB.prepare(
+      "SELECT lease_owner AS voter, swapped FROM ballots b WHERE study_id = ? AND leased_at = (SELECT MIN(leased_at) FROM ballots c WHERE c.study_id = b.study_id AND c.lease_owner = b.lease_owner)",
+    )
+      .bind(studyId)
+      .all<{ voter: string; swapped: number }>();
+    const parityOf = (voter: string) => stableHash(`99:side:${voter}`) % 2;
+    for (const f of firsts.results) expect(f.swapped, f.voter).toBe(parityOf(f.voter));
+    expect(new Set(firsts.results.map((f) => f.swapped))).toEqual(new Set([0, 1]));
+    // And each voter's ballots alternate: of its n ballots, the first source was on the left in ⌊n/2⌋ or ⌈n/2⌉.
+    const perVoter = await env.DB.prepare("SELECT lease_owner AS voter, COUNT(*) AS n, SUM(swapped) AS swapped FROM ballots WHERE study_id = ? GROUP BY lease_owner")
+      .bind(studyId)
+      .all<{ n: number; swapped: number }>();
+    for (const v of perVoter.results) expect([Math.floor(v.n / 2), Math.ceil(v.n / 2)]).toContain(v.swapped);
   });
 });
 

@@ -41,10 +41,6 @@ export function plantedSource(from: string): string {
   return `planted:${from}`;
 }
 
-export function pairKindOf(a: string, b: string): string {
-  return `${a}|${b}`;
-}
-
 /** Every unordered pair of sources, each as [earlier, later] in study order. */
 export function sourcePairs(sources: readonly string[]): [string, string][] {
   const out: [string, string][] = [];
@@ -108,15 +104,4 @@ function sampleWithoutReplacement<T>(items: readonly T[], count: number, random:
  */
 export function isRepeatChosen(seed: number, voter: string, pairPosition: number, share: number): boolean {
   return unitHash(`${seed >>> 0}:${voter}:${pairPosition}`) < share;
-}
-
-/**
- * Whether to show a pair's second source on the left, given how many ballots of the same source
- * pair this voter had before (0-based n: the first source is on the left when n is even). So each
- * voter sees each source of a source pair on the left in half of its ballots of that pair (the
- * larger half for the first source when the count is odd), and left-side bias cancels out of every
- * pair's win rate instead of leaning on chance.
- */
-export function counterbalancedSwap(priorSamePairKindCount: number): boolean {
-  return priorSamePairKindCount % 2 === 1;
 }

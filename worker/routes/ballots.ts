@@ -3,6 +3,7 @@ import { problemResponses } from "../../schema/api/common.ts";
 import { BallotIdParam, BallotSchema, Progress, StudyIdParam, VoteCreate, VoteSchema } from "../../schema/api/studies.ts";
 import { IdempotencyHeader, LeaseTokenBody } from "../../schema/api/tasks.ts";
 import type { StudyRow } from "../../schema/tables.ts";
+import { stableHash } from "../domain/stable-hash.ts";
 import { castVote, sidesOf } from "../flows/vote.ts";
 import { emptyBodyAsJson, limitBody, principal, requireContentType } from "../http/middleware.ts";
 import { problems } from "../http/problem.ts";
@@ -44,7 +45,15 @@ ballotRoutes.openapi(next, async (c) => {
   const study = await studyForVoter(db, me, studyId, "vote");
   if (study.status !== "open") throw problems.conflict(`study ${study.id} is ${study.status === "draft" ? "not open yet" : "closed"}`);
   const now = Date.now();
-  const values = { studyId, voter: me.subject, token: crypto.randomUUID(), now, expires: now + study.design.leaseSeconds * 1000, quota: study.design.quota ?? -1 };
+  const values = {
+    studyId,
+    voter: me.subject,
+    token: crypto.randomUUID(),
+    now,
+    expires: now + study.design.leaseSeconds * 1000,
+    quota: study.design.quota ?? -1,
+    parity: (stableHash(`${study.seed}:side:${me.subject}`) % 2) as 0 | 1,
+  };
   let { claimed, batch } = await claimOrUnavailable(db, values);
   if (!claimed && !(await getVoter(db, studyId, me.subject))) {
     // A voter's first ballot: join, then claim.

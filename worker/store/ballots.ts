@@ -27,6 +27,8 @@ export interface BallotClaimValues {
   expires: number;
   /** Most ballots a voter may answer; -1: no limit. */
   quota: number;
+  /** The voter's starting side, 0 or 1 (from a hash of the voter): see `sides`. */
+  parity: 0 | 1;
 }
 
 const votesSoFar = sql`(SELECT v.votes FROM study_voters v WHERE v.study_id = ${bound("studyId")} AND v.voter = ${bound("voter")})`;
@@ -55,16 +57,18 @@ const heldNow = sql`("ballots"."status" = 'leased' AND "ballots"."lease_owner" =
 
 /**
  * Counterbalancing: a voter's n-th ballot of one source pair shows the pair's first source on the
- * left when n is even, so every voter sees each source on the left in half of its pairs; gold
- * pairs alternate likewise, and a repeat shows the sides its original did not.
+ * left when n + parity is even, so every voter sees each source on the left in half of its pairs,
+ * and, the parity being drawn per voter, a crowd whose members answer one or two ballots each
+ * still sees each source on the left half the time. Gold pairs alternate likewise; a repeat shows
+ * the sides its original did not.
  */
 const sides = sql`CASE
   WHEN ${heldNow} THEN "ballots"."swapped"
   WHEN "ballots"."kind" = 'repeat' THEN 1 - COALESCE((SELECT o.swapped FROM ballots o WHERE o.id = "ballots"."repeat_of"), 0)
-  WHEN "ballots"."kind" = 'gold' THEN (SELECT COUNT(*) FROM ballots m INDEXED BY ballots_voter
-    WHERE m.study_id = "ballots"."study_id" AND m.lease_owner = ${bound("voter")} AND m.kind = 'gold') % 2
-  ELSE (SELECT COUNT(*) FROM ballots m INDEXED BY ballots_voter
-    WHERE m.study_id = "ballots"."study_id" AND m.lease_owner = ${bound("voter")} AND m.kind = 'pair' AND m.a = "ballots"."a" AND m.b = "ballots"."b") % 2
+  WHEN "ballots"."kind" = 'gold' THEN ((SELECT COUNT(*) FROM ballots m INDEXED BY ballots_voter
+    WHERE m.study_id = "ballots"."study_id" AND m.lease_owner = ${bound("voter")} AND m.kind = 'gold') + ${bound("parity")}) % 2
+  ELSE ((SELECT COUNT(*) FROM ballots m INDEXED BY ballots_voter
+    WHERE m.study_id = "ballots"."study_id" AND m.lease_owner = ${bound("voter")} AND m.kind = 'pair' AND m.a = "ballots"."a" AND m.b = "ballots"."b") + ${bound("parity")}) % 2
   END`;
 
 /** The voter may take ballots: joined, not excluded, under quota, and the study is open. */
