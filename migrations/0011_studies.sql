@@ -27,7 +27,7 @@ CREATE INDEX `ballots_open_queue` ON `ballots` (`study_id`,`position`,`slot`) WH
 CREATE INDEX `ballots_personal` ON `ballots` (`study_id`,`assigned_to`,`due_after`) WHERE "ballots"."status" = 'open' AND "ballots"."kind" != 'pair';--> statement-breakpoint
 CREATE INDEX `ballots_lease_expiry` ON `ballots` (`lease_expires`) WHERE "ballots"."status" = 'leased';--> statement-breakpoint
 CREATE INDEX `ballots_held` ON `ballots` (`study_id`,`lease_owner`) WHERE "ballots"."status" = 'leased';--> statement-breakpoint
-CREATE INDEX `ballots_voter` ON `ballots` (`study_id`,`lease_owner`,`kind`,`a`,`b`);--> statement-breakpoint
+CREATE INDEX `ballots_voter` ON `ballots` (`study_id`,`lease_owner`,`kind`,`a`,`b`) WHERE "ballots"."lease_owner" IS NOT NULL;--> statement-breakpoint
 CREATE INDEX `ballots_assigned` ON `ballots` (`study_id`,`assigned_to`,`pair_id`);--> statement-breakpoint
 CREATE INDEX `ballots_pair` ON `ballots` (`pair_id`);--> statement-breakpoint
 CREATE TABLE `caption_uploads` (

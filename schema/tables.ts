@@ -740,7 +740,8 @@ export const ballots = sqliteTable(
     index("ballots_personal").on(t.studyId, t.assignedTo, t.dueAfter).where(sql`${t.status} = 'open' AND ${t.kind} != 'pair'`),
     index("ballots_lease_expiry").on(t.leaseExpires).where(sql`${t.status} = 'leased'`),
     index("ballots_held").on(t.studyId, t.leaseOwner).where(sql`${t.status} = 'leased'`),
-    index("ballots_voter").on(t.studyId, t.leaseOwner, t.kind, t.a, t.b),
+    // Only ballots someone has held: a claim then adds one entry here instead of moving one.
+    index("ballots_voter").on(t.studyId, t.leaseOwner, t.kind, t.a, t.b).where(sql`${t.leaseOwner} IS NOT NULL`),
     index("ballots_assigned").on(t.studyId, t.assignedTo, t.pairId),
     index("ballots_pair").on(t.pairId),
   ],

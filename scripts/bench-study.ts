@@ -24,7 +24,7 @@
  *  3. stop the server and pre-join every voter of the claim study (`study_voters` rows, votes 0),
  *     as a voter's first claim would (it would otherwise also insert the row), then start it again;
  *  4. `--clients` principals in a closed loop for `--seconds` after a `--warmup`, alternating
- *     task / ballot phases (`--rounds` of each): `POST /v1/projects/study-tasks/tasks/next` and
+ *     task / ballot phases in ABBA order (`--rounds` of each): `POST /v1/projects/study-tasks/tasks/next` and
  *     `POST /v1/studies/{claim study}/ballots/next`, both with the body `{}`, each claim by the
  *     next unused principal, nothing released or voted (only the claim is timed). Each phase's
  *     claims/s, p50/p99 latency, D1 statements and calls per claim and group-commit batch sizes
@@ -465,7 +465,8 @@ async function run(a: Args): Promise<RunResult> {
     };
     const left = (kind: Kind) =>
       kind === "task" ? Math.min(tasksSeed.tasks - taskLeases.length, sizes.capacity - nextAnn) : Math.min(sizes.claimBallots - ballotLeases.length, sizes.capacity - nextVoter);
-    const order: Kind[] = Array.from({ length: a.rounds }, () => ["task", "ballot"] as Kind[]).flat();
+    // ABBA: task, ballot, ballot, task, …, so a drift over the run (an isolate's GC debt grows) weighs on both kinds alike.
+    const order: Kind[] = Array.from({ length: a.rounds }, (_, r) => (r % 2 === 0 ? ["task", "ballot"] : ["ballot", "task"]) as Kind[]).flat();
     const phases: ClaimPhase[] = [];
     for (const [at, kind] of order.entries()) {
       if (interrupted()) break;
