@@ -67,6 +67,9 @@ const crossRequestWakeUps = (): boolean => Boolean((globalThis as { Cloudflare?:
  */
 export class GroupCommit {
   private inFlight = false;
+  /** Which lead is the current one, and since when: a lead that never answers must not hold the queue. */
+  private generation = 0;
+  private leadSince = 0;
   private readonly waiting: Waiting[] = [];
   private readonly d1: D1Database;
   private readonly maxWaitMs: number;
@@ -84,6 +87,7 @@ export class GroupCommit {
   /** Runs `statements` as one atomic group, sharing a batch with the groups of other requests that wait. */
   async runGroup(statements: D1PreparedStatement[]): Promise<CommittedGroup> {
     if (statements.length === 0) return { results: [], batch: 1 };
+    this.abandonStaleLead();
     if (this.inFlight) {
       const turn = await this.wait(statements);
       if (turn.kind === "done") return turn.committed;
@@ -99,6 +103,8 @@ export class GroupCommit {
 
   private async lead(mine: D1PreparedStatement[]): Promise<CommittedGroup> {
     this.inFlight = true;
+    this.leadSince = Date.now();
+    const generation = ++this.generation;
     // Waiting groups in their order, as many as fit beside this one (a group larger than the cap goes alone).
     const others: Waiting[] = [];
     let size = mine.length;
@@ -113,7 +119,7 @@ export class GroupCommit {
       results = await this.d1.batch([...mine, ...others.flatMap((w) => w.statements)]);
     } catch (error) {
       if (others.length === 0) {
-        this.handOver();
+        if (this.generation === generation) this.handOver();
         throw error;
       }
     }
@@ -124,7 +130,8 @@ export class GroupCommit {
       w.turn(results ? { kind: "done", committed: { results: results.slice(at, at + n), batch } } : { kind: "alone" });
       at += n;
     }
-    this.handOver();
+    // A lead given up on meanwhile has already handed over; handing over again would start a second lead.
+    if (this.generation === generation) this.handOver();
     return results ? { results: results.slice(0, mine.length), batch } : { results: await this.alone(mine), batch: 1 };
   }
 
@@ -145,10 +152,23 @@ export class GroupCommit {
       const timer = setTimeout(() => {
         const at = this.waiting.indexOf(entry);
         if (at >= 0) this.waiting.splice(at, 1);
+        this.abandonStaleLead();
         resolve({ kind: entry.taken ? "lost" : "alone" });
       }, this.maxWaitMs);
       this.waiting.push(entry);
     });
+  }
+
+  /**
+   * A lead whose batch has not answered within the wait is given up on: its request may have been
+   * cancelled (a client gone, the runtime ending it), and then it never hands over. The groups in
+   * its batch learn they were lost from their own timers; the queue moves on without it.
+   */
+  private abandonStaleLead(): void {
+    if (!this.inFlight || Date.now() - this.leadSince < this.maxWaitMs) return;
+    this.generation++;
+    this.leadSince = Date.now();
+    this.handOver();
   }
 
   /** The first group that waited leads the next batch; with none waiting, the next one leaves at once. */
