@@ -81,6 +81,13 @@ export const ProjectSettingsSchema = z
       .prefault({}),
     vlm: Vlm.prefault({}),
     render: Render.prefault({}),
+    prices: z
+      .record(
+        z.string().min(1).max(200),
+        z.strictObject({ inputPerMillion: z.number().min(0).max(1e6), outputPerMillion: z.number().min(0).max(1e6) }),
+      )
+      .default({})
+      .openapi({ description: "Price per million tokens by model name, for the report's VLM cost (e.g. {\"gpt-4o\": {\"inputPerMillion\": 2.5, \"outputPerMillion\": 10}})." }),
   })
   .openapi("ProjectSettings");
 

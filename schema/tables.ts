@@ -339,6 +339,8 @@ export const taskEvents = sqliteTable(
     toStatus: text("to_status").notNull(),
     subject: text("subject"),
     leaseExpires: integer("lease_expires"),
+    /** The lease expiry this change ended (tells an expiry from a release). */
+    prevLeaseExpires: integer("prev_lease_expires"),
     at: integer("at").notNull(),
   },
   (t) => [index("task_events_image").on(t.imageId, t.id)],
@@ -854,3 +856,37 @@ export type BallotRow = typeof ballots.$inferSelect;
 export type VoteRow = typeof votes.$inferSelect;
 export type StudyVoterRow = typeof studyVoters.$inferSelect;
 export type StudyInviteRow = typeof studyInvites.$inferSelect;
+
+/**
+ * What reports count, kept at write time by triggers in the statement that makes each change
+ * (migrations/0012): per project, metric and dimension (a round and task kind, a round, a
+ * provider|model|prompt, a study…), as a total (`day` '') and per UTC day. Reports read only these.
+ * Gauges (`status:<s>`, `stale`) move up and down; everything else only grows.
+ */
+export const reportCounters = sqliteTable(
+  "report_counters",
+  {
+    projectId: text("project_id").notNull(),
+    metric: text("metric").notNull(),
+    dim: text("dim").notNull().default(""),
+    day: text("day").notNull().default(""),
+    value: real("value").notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.projectId, t.metric, t.dim, t.day] })],
+);
+
+/** Per person, project and round: sums of their work and its fate, kept by triggers like report_counters. */
+export const annotatorCounters = sqliteTable(
+  "annotator_counters",
+  {
+    projectId: text("project_id").notNull(),
+    subject: text("subject").notNull(),
+    round: integer("round").notNull(),
+    metric: text("metric").notNull(),
+    value: real("value").notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.projectId, t.subject, t.round, t.metric] })],
+);
+
+export type ReportCounterRow = typeof reportCounters.$inferSelect;
+export type AnnotatorCounterRow = typeof annotatorCounters.$inferSelect;

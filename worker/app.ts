@@ -20,6 +20,7 @@ import { studyRoutes } from "./routes/studies.ts";
 import { studyResultRoutes } from "./routes/study-results.ts";
 import { studyVoterRoutes } from "./routes/study-voters.ts";
 import { votePageRoutes } from "./routes/vote-page.ts";
+import { reportRoutes } from "./routes/reports.ts";
 import { currentInvocation } from "./store/statement-budget.ts";
 
 const OPENAPI_INFO = {
@@ -50,7 +51,7 @@ export function buildApp() {
   app.use("*", corsFromEnv());
   app.use("/v1/*", authenticate);
 
-  for (const routes of [metaRoutes, projectRoutes, imageRoutes, fileRoutes, draftRoutes, draftJobRoutes, taskRoutes, reviewRoutes, historyRoutes, captionRoutes, captionReworkRoutes, exportRoutes, captionSetRoutes, studyRoutes, studyVoterRoutes, ballotRoutes, studyResultRoutes]) {
+  for (const routes of [metaRoutes, projectRoutes, imageRoutes, fileRoutes, draftRoutes, draftJobRoutes, taskRoutes, reviewRoutes, historyRoutes, captionRoutes, captionReworkRoutes, exportRoutes, captionSetRoutes, studyRoutes, studyVoterRoutes, ballotRoutes, studyResultRoutes, reportRoutes]) {
     app.route("/", routes);
   }
 

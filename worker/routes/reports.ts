@@ -1,0 +1,136 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { problemResponses, ProjectIdParam } from "../../schema/api/common.ts";
+import { counterDrift } from "../domain/counter-drift.ts";
+import { toCsv } from "../domain/csv.ts";
+import { progressReport } from "../domain/progress-report.ts";
+import { principal } from "../http/middleware.ts";
+import { router } from "../http/router.ts";
+import { dbOf } from "../store/db.ts";
+import { projectAnnotatorCounters, projectCounters, recountProject, replaceCounters } from "../store/report-counters.ts";
+import { LEADS, projectFor } from "./guards.ts";
+
+export const reportRoutes = router();
+const tags = ["Reports"];
+const security = [{ bearer: [] }];
+
+const Interval = z.number().nullable();
+const ProgressSchema = z
+  .object({
+    generated_at: z.iso.datetime(),
+    images: z.number(),
+    segments: z.number(),
+    finals: z.number(),
+    final_versions: z.number(),
+    stale: z.number(),
+    rounds: z.array(
+      z.object({
+        round: z.int(),
+        drafts: z.object({ ready: z.number(), partial: z.number(), failed: z.number() }),
+        tasks: z.object({ created: z.number(), claimed: z.number(), submitted: z.number(), accepted: z.number(), rejected: z.number(), expired: z.number(), released: z.number() }),
+        consolidated: z.number(),
+        rejection_rate: Interval,
+        in_progress: z.object({ held: z.number(), open: z.number(), leased: z.number(), awaiting_review: z.number(), review_leased: z.number(), review_open: z.number() }),
+        time: z.object({
+          submissions: z.number(),
+          mean_seconds: z.number().nullable(),
+          median_at_most_seconds: z.number().nullable().openapi({ description: "Upper bound of the histogram bucket holding the median time per submission." }),
+          histogram: z.array(z.object({ upper_seconds: z.number().nullable(), count: z.number() })),
+        }),
+      }),
+    ),
+    per_day: z.array(z.object({ day: z.string(), images: z.number(), submitted: z.number(), accepted: z.number(), rejected: z.number(), created: z.number(), finals: z.number(), votes: z.number() })),
+    burndown: z.array(z.object({ day: z.string(), remaining: z.number() })),
+    eta: z.object({ remaining: z.number(), accepted_per_day: z.number(), window_days: z.int(), days: z.number().nullable(), date: z.string().nullable() }),
+    vlm: z.array(
+      z.object({
+        provider: z.string(),
+        model: z.string(),
+        prompt: z.string(),
+        calls: z.number(),
+        failures: z.number(),
+        retries: z.number(),
+        dead_letters: z.number(),
+        tokens_in: z.number(),
+        tokens_out: z.number(),
+        cost: z.number().nullable().openapi({ description: "From the project's `settings.prices` for this model; null when no price is set." }),
+      }),
+    ),
+  })
+  .openapi("ProgressReport");
+
+const report = createRoute({
+  method: "get",
+  path: "/v1/projects/{projectId}/report",
+  tags,
+  security,
+  summary: "Where the project stands: funnel per round, work in progress, throughput per day, burn-down and ETA, rejection rate, time per task, VLM ledger",
+  description:
+    "Lead or admin. Read from counters kept at write time (one indexed statement), never from a scan of tasks or submissions. " +
+    "`Accept: text/csv` gives one table (`table=rounds|per_day|burndown|vlm`), RFC 4180 with a header row.",
+  request: { params: ProjectIdParam, query: z.object({ table: z.enum(["rounds", "per_day", "burndown", "vlm"]).default("per_day") }) },
+  responses: {
+    200: { description: "The report", content: { "application/json": { schema: ProgressSchema }, "text/csv": { schema: z.string() } } },
+    ...problemResponses(400, 401, 403, 404),
+  },
+});
+
+reportRoutes.openapi(report, async (c) => {
+  const { projectId } = c.req.valid("param");
+  const { table } = c.req.valid("query");
+  const db = dbOf(c.env.DB);
+  const project = await projectFor(db, principal(c), projectId, LEADS, "read reports");
+  const r = progressReport(await projectCounters(db, projectId), Date.now(), project.settings.prices ?? {});
+  if (/\btext\/csv\b/.test(c.req.header("accept") ?? "")) {
+    const tables = {
+      rounds: {
+        header: ["round", "created", "claimed", "submitted", "accepted", "rejected", "expired", "released", "consolidated", "rejection_rate", "leased", "awaiting_review", "mean_seconds"],
+        rows: r.rounds.map((x) => [x.round, x.tasks.created, x.tasks.claimed, x.tasks.submitted, x.tasks.accepted, x.tasks.rejected, x.tasks.expired, x.tasks.released, x.consolidated, x.rejection_rate, x.in_progress.leased, x.in_progress.awaiting_review, x.time.mean_seconds]),
+      },
+      per_day: { header: ["day", "images", "created", "submitted", "accepted", "rejected", "finals", "votes"], rows: r.per_day.map((d) => [d.day, d.images, d.created, d.submitted, d.accepted, d.rejected, d.finals, d.votes]) },
+      burndown: { header: ["day", "remaining"], rows: r.burndown.map((d) => [d.day, d.remaining]) },
+      vlm: {
+        header: ["provider", "model", "prompt", "calls", "failures", "retries", "dead_letters", "tokens_in", "tokens_out", "cost"],
+        rows: r.vlm.map((v) => [v.provider, v.model, v.prompt, v.calls, v.failures, v.retries, v.dead_letters, v.tokens_in, v.tokens_out, v.cost]),
+      },
+    }[table];
+    return c.body(toCsv(tables.header, tables.rows), 200, { "Content-Type": "text/csv; charset=utf-8; header=present" });
+  }
+  return c.json(r, 200);
+});
+
+const DriftItem = z.object({ metric: z.string(), dim: z.string(), day: z.string(), subject: z.string().optional(), round: z.int().optional(), kept: z.number(), recounted: z.number() });
+
+const rebuild = createRoute({
+  method: "post",
+  path: "/v1/projects/{projectId}/report/rebuild",
+  tags,
+  security,
+  summary: "Recount the report counters from the source tables, report any drift, and replace them",
+  description:
+    "Lead or admin. The counters are kept by triggers in the statement of every change, so drift means a bug (or rows written by hand): " +
+    "the answer lists every counter whose kept value differs from the recount. A few aggregate statements over the project's rows, then one batch.",
+  request: { params: ProjectIdParam },
+  responses: {
+    200: { description: "The drift found, and how many counters were written", content: { "application/json": { schema: z.object({ drift: z.array(DriftItem), counters: z.int(), people: z.int() }).openapi("ReportRebuild") } } },
+    ...problemResponses(400, 401, 403, 404),
+  },
+});
+
+reportRoutes.openapi(rebuild, async (c) => {
+  const { projectId } = c.req.valid("param");
+  const db = dbOf(c.env.DB);
+  await projectFor(db, principal(c), projectId, LEADS, "rebuild reports");
+  const [kept, keptPeople, recount] = await Promise.all([projectCounters(db, projectId), projectAnnotatorCounters(db, projectId), recountProject(db, projectId)]);
+  const drift = [
+    ...counterDrift(kept, recount.counters, (r) => ({ metric: r.metric, dim: r.dim, day: r.day }), (k) => `${k.metric}\u0000${k.dim}\u0000${k.day}`).map((d) => ({ ...d.key, kept: d.kept, recounted: d.recounted })),
+    ...counterDrift(keptPeople, recount.people, (r) => ({ subject: r.subject, round: r.round, metric: r.metric }), (k) => `${k.subject}\u0000${k.round}\u0000${k.metric}`).map((d) => ({
+      ...d.key,
+      dim: "",
+      day: "",
+      kept: d.kept,
+      recounted: d.recounted,
+    })),
+  ];
+  await replaceCounters(db, projectId, recount.counters, recount.people);
+  return c.json({ drift, counters: recount.counters.length, people: recount.people.length }, 200);
+});
