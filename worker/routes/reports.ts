@@ -3,6 +3,8 @@ import { problemResponses, ProjectIdParam } from "../../schema/api/common.ts";
 import { counterDrift } from "../domain/counter-drift.ts";
 import { toCsv } from "../domain/csv.ts";
 import { progressReport } from "../domain/progress-report.ts";
+import { ANNOTATOR_SORTS, annotatorRows, sortAnnotators } from "../domain/annotator-report.ts";
+import { datasetReport } from "../domain/dataset-report.ts";
 import { principal } from "../http/middleware.ts";
 import { router } from "../http/router.ts";
 import { dbOf } from "../store/db.ts";
@@ -133,4 +135,119 @@ reportRoutes.openapi(rebuild, async (c) => {
   ];
   await replaceCounters(db, projectId, recount.counters, recount.people);
   return c.json({ drift, counters: recount.counters.length, people: recount.people.length }, 200);
+});
+
+const AnnotatorSchema = z
+  .object({
+    subject: z.string(),
+    round: z.int(),
+    tasks: z.number(),
+    accepted: z.number(),
+    rejected: z.number(),
+    acceptance_rate: z.number().nullable(),
+    time_seconds_total: z.number(),
+    mean_seconds: z.number().nullable(),
+    median_at_most_seconds: z.number().nullable(),
+    active_seconds_total: z.number(),
+    edit_rate_mean: z.number().nullable().openapi({ description: "Mean over submissions of word edit distance ÷ draft words." }),
+    edit_distance_total: z.number(),
+    unchanged_share: z.number().nullable().openapi({ description: "Share of judged (not skipped) regions left as drafted." }),
+    rubber_stamp: z.boolean().openapi({ description: "At least 3 tasks, ≥ 95 % of regions unchanged, ≤ 20 s per task on average." }),
+    reviews: z.number(),
+    review_rejections: z.number(),
+    last_active_at: z.iso.datetime().nullable(),
+  })
+  .openapi("AnnotatorReport");
+
+const annotators = createRoute({
+  method: "get",
+  path: "/v1/projects/{projectId}/report/annotators",
+  tags,
+  security,
+  summary: "Per person and round: tasks, accepted and rejected, time, edit effort against the draft, a rubber-stamp flag, reviews, last active",
+  description: "Lead or admin. From per-person counters kept at write time. Paged and sortable; `Accept: text/csv` gives the whole table.",
+  request: {
+    params: ProjectIdParam,
+    query: z.object({
+      round: z.coerce.number().int().min(1).max(2).optional(),
+      sort: z.enum(ANNOTATOR_SORTS).default("tasks"),
+      order: z.enum(["asc", "desc"]).default("desc"),
+      limit: z.coerce.number().int().min(1).max(500).default(100),
+      cursor: z.string().regex(/^\d{1,6}$/, "not a cursor this API issued").optional(),
+    }),
+  },
+  responses: {
+    200: { description: "A page of people", content: { "application/json": { schema: z.object({ items: z.array(AnnotatorSchema), next_cursor: z.string().nullable() }).openapi("AnnotatorPage") }, "text/csv": { schema: z.string() } } },
+    ...problemResponses(400, 401, 403, 404),
+  },
+});
+
+reportRoutes.openapi(annotators, async (c) => {
+  const { projectId } = c.req.valid("param");
+  const q = c.req.valid("query");
+  const db = dbOf(c.env.DB);
+  await projectFor(db, principal(c), projectId, LEADS, "read reports");
+  const rows = sortAnnotators(annotatorRows(await projectAnnotatorCounters(db, projectId)).filter((r) => q.round === undefined || r.round === q.round), q.sort, q.order);
+  if (/\btext\/csv\b/.test(c.req.header("accept") ?? "")) {
+    const header = Object.keys(AnnotatorSchema.shape);
+    return c.body(toCsv(header, rows.map((r) => header.map((h) => (r as Record<string, unknown>)[h] as string | number | boolean | null))), 200, { "Content-Type": "text/csv; charset=utf-8; header=present" });
+  }
+  // The cursor is the offset in this order: the table is a few hundred rows, sorted in memory from one read.
+  const from = q.cursor ? Number(q.cursor) : 0;
+  const page = rows.slice(from, from + q.limit);
+  return c.json({ items: page, next_cursor: from + q.limit < rows.length ? String(from + q.limit) : null }, 200);
+});
+
+const Bucket = z.object({ upper: z.number().nullable(), count: z.number() });
+const ShareBucket = z.object({ upper_percent: z.number().nullable(), count: z.number() });
+const DatasetSchema = z
+  .object({
+    final_captions: z.number(),
+    images: z.number(),
+    words: z.object({ mean: z.number().nullable(), histogram: z.array(Bucket) }),
+    masks_per_image: z.number().nullable(),
+    masks_per_captioned_image: z.number().nullable(),
+    grounded_masks_per_caption: z.number().nullable(),
+    coverage: z.object({
+      segments_mean: z.number().nullable(),
+      things_mean: z.number().nullable(),
+      area_mean: z.number().nullable(),
+      segments_histogram: z.array(ShareBucket),
+      area_histogram: z.array(ShareBucket),
+    }),
+    top_nouns: z.array(z.object({ noun: z.string(), count: z.number() })),
+    paper: z.object({ samples: z.number(), words: z.number(), masks: z.number() }).openapi({ description: "COCONut-PanCap's Table 1 row, to set the project beside." }),
+  })
+  .openapi("DatasetReport");
+
+const dataset = createRoute({
+  method: "get",
+  path: "/v1/projects/{projectId}/report/dataset",
+  tags,
+  security,
+  summary: "What the final captions look like: count, words per caption, masks per image, grounded masks per caption, coverage, top nouns",
+  description:
+    "Lead or admin. Laid out to set beside COCONut-PanCap's Table 1 (118K samples, 203 words, 13.2 masks) and its Fig. 4 (most frequent nouns). " +
+    "From statistics computed when each caption became final. `Accept: text/csv` with `table=nouns|words`.",
+  request: { params: ProjectIdParam, query: z.object({ table: z.enum(["nouns", "words"]).default("nouns") }) },
+  responses: {
+    200: { description: "The statistics", content: { "application/json": { schema: DatasetSchema }, "text/csv": { schema: z.string() } } },
+    ...problemResponses(400, 401, 403, 404),
+  },
+});
+
+reportRoutes.openapi(dataset, async (c) => {
+  const { projectId } = c.req.valid("param");
+  const { table } = c.req.valid("query");
+  const db = dbOf(c.env.DB);
+  await projectFor(db, principal(c), projectId, LEADS, "read reports");
+  const r = datasetReport(await projectCounters(db, projectId));
+  if (/\btext\/csv\b/.test(c.req.header("accept") ?? "")) {
+    const t =
+      table === "nouns"
+        ? { header: ["noun", "count"], rows: r.top_nouns.map((n) => [n.noun, n.count]) }
+        : { header: ["words_at_most", "captions"], rows: r.words.histogram.map((b) => [b.upper, b.count]) };
+    return c.body(toCsv(t.header, t.rows), 200, { "Content-Type": "text/csv; charset=utf-8; header=present" });
+  }
+  return c.json(r, 200);
 });

@@ -74,6 +74,29 @@ export async function recountProject(db: Db, p: string): Promise<{ counters: Cou
     ...totalAndDaily(sql`'time_ms'`, sql`s.round || ''`, sql`s.submitted_at`, sql`s.duration_ms`, sql`FROM submissions s WHERE s.project_id = ${p}`),
     sql`SELECT 'time_bucket:' || ${bucket} AS metric, s.round || '' AS dim, '' AS day, COUNT(*) AS value FROM submissions s WHERE s.project_id = ${p} GROUP BY 1, 2`,
   ];
+  const stat = (k: string) => sql.raw(`COALESCE(json_extract(f.stats, '$.${k}'), 0)`);
+  const cov = (k: string) => sql.raw(`COALESCE(json_extract(f.coverage, '$.${k}'), 0)`);
+  const finals = sql`FROM final_captions f WHERE f.project_id = ${p}`;
+  const covBucket = (k: string) => sql`CAST(MIN(10, CAST(${cov(k)} * 10 AS INTEGER) + 1) * 10 AS TEXT)`;
+  queries.push(
+    ...(
+      [
+        ["ds_captions", sql`COUNT(*)`],
+        ["ds_words", sql`SUM(${stat("words")})`],
+        ["ds_masks", sql`SUM(${stat("masks")})`],
+        ["ds_grounded", sql`SUM(${stat("groundedMasks")})`],
+        ["ds_cov_segments", sql`SUM(${cov("segments")})`],
+        ["ds_cov_things", sql`SUM(${cov("things")})`],
+        ["ds_cov_area", sql`SUM(${cov("area")})`],
+      ] as [string, SQL][]
+    ).map(([metric, agg]) => sql`SELECT ${metric} AS metric, '' AS dim, '' AS day, ${agg} AS value ${finals} HAVING COUNT(*) > 0`),
+    sql`SELECT 'ds_words_bucket' AS metric, CASE WHEN ${stat("words")} >= 400 THEN 'inf' ELSE CAST((CAST(${stat("words")} AS INTEGER) / 50 + 1) * 50 AS TEXT) END AS dim,
+      '' AS day, COUNT(*) AS value ${finals} GROUP BY 1, 2`,
+    sql`SELECT 'ds_cov_segments_bucket' AS metric, ${covBucket("segments")} AS dim, '' AS day, COUNT(*) AS value ${finals} GROUP BY 1, 2`,
+    sql`SELECT 'ds_cov_area_bucket' AS metric, ${covBucket("area")} AS dim, '' AS day, COUNT(*) AS value ${finals} GROUP BY 1, 2`,
+    sql`SELECT 'noun' AS metric, n.value AS dim, '' AS day, COUNT(*) AS value FROM final_captions f, json_each(f.stats, '$.nouns') n
+      WHERE f.project_id = ${p} AND n.value IS NOT NULL AND n.value != '' GROUP BY 1, 2`,
+  );
   const counters: Counted[] = [];
   for (const q of queries) counters.push(...(await db.all<Counted>(q)));
 
