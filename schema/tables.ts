@@ -2,6 +2,7 @@ import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import type { Coverage as CaptionCoverage, CaptionStats } from "../worker/domain/coverage.ts";
 import type { SubmissionEffort } from "../worker/domain/edit-effort.ts";
+import type { ImageAgreement as ImageAgreementRecord } from "../worker/domain/region-agreement.ts";
 import type { ProjectSettings } from "./project-settings.ts";
 import type { StudyDesign } from "./study-design.ts";
 
@@ -890,3 +891,16 @@ export const annotatorCounters = sqliteTable(
 
 export type ReportCounterRow = typeof reportCounters.$inferSelect;
 export type AnnotatorCounterRow = typeof annotatorCounters.$inferSelect;
+
+/** How much an image's round-1 annotators agreed (domain/region-agreement.ts), computed and stored when it consolidates. */
+export const imageAgreement = sqliteTable(
+  "image_agreement",
+  {
+    imageId: text("image_id").primaryKey(),
+    projectId: text("project_id").notNull(),
+    annotators: integer("annotators").notNull(),
+    record: text("record", { mode: "json" }).$type<ImageAgreementRecord>().notNull(),
+    at: integer("at").notNull(),
+  },
+  (t) => [index("image_agreement_project").on(t.projectId, t.imageId)],
+);

@@ -1,5 +1,6 @@
+import { imageAgreement } from "../domain/region-agreement.ts";
 import { and, asc, eq, lt } from "drizzle-orm";
-import { consolidations, consolidationsDue, regionTexts, tasks, type ImageRow, type ProjectRow } from "../../schema/tables.ts";
+import { consolidations, consolidationsDue, imageAgreement as imageAgreementTable, regionTexts, tasks, type ImageRow, type ProjectRow } from "../../schema/tables.ts";
 import { consolidateImage } from "../domain/consolidate.ts";
 import { editSlots } from "../domain/lease.ts";
 import { chunk, rowsPerInsert, type Db } from "../store/db.ts";
@@ -63,8 +64,19 @@ export async function consolidateIfComplete(db: Db, queue: Queue<DraftQueueMessa
   // Round 2 starts from the merge draft of these texts. The template's is made here and written in
   // this batch; a model's is asked for right after it, and the round-2 tasks wait for it.
   const vlm = project.settings.vlm;
+  // The overlap sample: several annotators of one image, whose agreement the report aggregates.
+  const overlap = new Set(accepted.map((s) => s.subject)).size > 1;
+  const segs = overlap || vlm.provider === "template" ? await listSegments(db, image) : [];
+  const thing = new Map(segs.map((g) => [g.segmentId, g.isthing ?? false]));
+  const agreement =
+    overlap
+      ? imageAgreement(
+          accepted.map((s) => ({ subject: s.subject, regions: s.regions.map((r) => ({ segmentId: r.segmentId, action: r.action, text: r.text })) })),
+          (id) => thing.get(id) ?? false,
+        )
+      : null;
   const spec = await draftClaimFor(image, project, 2, finals.filter((f) => f.text !== null).map((f) => ({ segmentId: f.segmentId, text: f.text! })));
-  const template = vlm.provider === "template" ? templateDraftRow(spec, image, await listSegments(db, image), now) : null;
+  const template = vlm.provider === "template" ? templateDraftRow(spec, image, segs, now) : null;
   const merge = template ? null : spec;
   const hold = merge && vlm.draftWaitSeconds > 0 ? { key: merge.key, until: now + vlm.draftWaitSeconds * 1000 } : null;
   const round2 = editTaskRows(image.projectId, image.id, 2, editSlots(2, image.imageSha256, project.settings.redundancy), now).map((t) =>
@@ -75,6 +87,7 @@ export async function consolidateIfComplete(db: Db, queue: Queue<DraftQueueMessa
       db.insert(consolidations).values({ imageId: image.id, round: 1, submissionIds: accepted.map((s) => s.id), agreement: accepted.length > 1 ? result.agreement : null, at: now }),
       ...chunk(finals, rowsPerInsert(9)).map((part) => db.insert(regionTexts).values(part)),
       ...(template ? [insertFinishedDraft(db, template)] : []),
+      ...(agreement ? [db.insert(imageAgreementTable).values({ imageId: image.id, projectId: image.projectId, annotators: agreement.annotators.length, record: agreement, at: now })] : []),
       ...chunk(round2, rowsPerInsert(22)).map((part) => db.insert(tasks).values(part)),
       ...clear,
     ]);

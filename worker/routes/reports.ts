@@ -5,6 +5,7 @@ import { toCsv } from "../domain/csv.ts";
 import { progressReport } from "../domain/progress-report.ts";
 import { ANNOTATOR_SORTS, annotatorRows, sortAnnotators } from "../domain/annotator-report.ts";
 import { datasetReport } from "../domain/dataset-report.ts";
+import { agreementReport } from "../domain/agreement-report.ts";
 import { principal } from "../http/middleware.ts";
 import { router } from "../http/router.ts";
 import { dbOf } from "../store/db.ts";
@@ -248,6 +249,67 @@ reportRoutes.openapi(dataset, async (c) => {
         ? { header: ["noun", "count"], rows: r.top_nouns.map((n) => [n.noun, n.count]) }
         : { header: ["words_at_most", "captions"], rows: r.words.histogram.map((b) => [b.upper, b.count]) };
     return c.body(toCsv(t.header, t.rows), 200, { "Content-Type": "text/csv; charset=utf-8; header=present" });
+  }
+  return c.json(r, 200);
+});
+
+const KindSchema = z.object({
+  texts: z.number(),
+  bleu1: z.number().nullable(),
+  bleu2: z.number().nullable(),
+  bleu3: z.number().nullable(),
+  bleu4: z.number().nullable(),
+  rouge_l: z.number().nullable(),
+  cider_d: z.number().nullable(),
+  edit_distance: z.number().nullable(),
+});
+const AgreementSchema = z
+  .object({
+    images: z.number().openapi({ description: "Images of the overlap sample (more than one round-1 annotator) consolidated so far." }),
+    alpha_mean: z.number().nullable().openapi({ description: "Mean over images of Krippendorff's α (nominal) on the per-region action." }),
+    thing: KindSchema,
+    stuff: KindSchema,
+    members: z.array(z.string()),
+    matrix: z.array(
+      z.object({
+        a: z.string(),
+        b: z.string(),
+        images: z.number(),
+        shared_regions: z.number(),
+        raw_agreement: z.number().nullable(),
+        kappa_mean: z.number().nullable(),
+        kappa_images: z.number(),
+      }),
+    ),
+  })
+  .openapi("AgreementReport");
+
+const agreement = createRoute({
+  method: "get",
+  path: "/v1/projects/{projectId}/report/agreement",
+  tags,
+  security,
+  summary: "How much annotators agree on the overlap sample: text similarity (BLEU-1…4, ROUGE-L, CIDEr-D, word edit distance) by thing and stuff, α, and a member × member κ matrix",
+  description:
+    "Lead or admin. Each image with more than one round-1 annotator is scored when it consolidates: every annotator's region text against " +
+    "the others' as references (the metrics as pycocoevalcap computes them, CIDEr-D's document frequencies over the image's region texts), " +
+    "Cohen's κ per pair on the per-region action where they share at least 5 regions, Krippendorff's α over everyone. This aggregates. " +
+    "`Accept: text/csv` gives the matrix.",
+  request: { params: ProjectIdParam },
+  responses: {
+    200: { description: "The agreement", content: { "application/json": { schema: AgreementSchema }, "text/csv": { schema: z.string() } } },
+    ...problemResponses(400, 401, 403, 404),
+  },
+});
+
+reportRoutes.openapi(agreement, async (c) => {
+  const { projectId } = c.req.valid("param");
+  const db = dbOf(c.env.DB);
+  await projectFor(db, principal(c), projectId, LEADS, "read reports");
+  const r = agreementReport(await projectCounters(db, projectId));
+  if (/\btext\/csv\b/.test(c.req.header("accept") ?? "")) {
+    const header = ["a", "b", "images", "shared_regions", "raw_agreement", "kappa_mean", "kappa_images"];
+    return c.body(toCsv(header, r.matrix.map((m) => [m.a, m.b, m.images, m.shared_regions, m.raw_agreement, m.kappa_mean, m.kappa_images])), 200, { "Content-Type": "text/csv; charset=utf-8; header=present" });
   }
   return c.json(r, 200);
 });

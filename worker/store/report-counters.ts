@@ -97,6 +97,28 @@ export async function recountProject(db: Db, p: string): Promise<{ counters: Cou
     sql`SELECT 'noun' AS metric, n.value AS dim, '' AS day, COUNT(*) AS value FROM final_captions f, json_each(f.stats, '$.nouns') n
       WHERE f.project_id = ${p} AND n.value IS NOT NULL AND n.value != '' GROUP BY 1, 2`,
   );
+  const agreeFrom = sql`FROM image_agreement g WHERE g.project_id = ${p}`;
+  for (const kind of ["thing", "stuff"]) {
+    for (const f of ["n", "bleu1", "bleu2", "bleu3", "bleu4", "rouge_l", "cider_d", "edit_distance"]) {
+      const path = `$.kinds.${kind}.${f}`;
+      queries.push(
+        sql`SELECT ${`agree_${f}`} AS metric, ${kind} AS dim, '' AS day, SUM(json_extract(g.record, ${path})) AS value ${agreeFrom}
+          AND json_extract(g.record, ${`$.kinds.${kind}.n`}) > 0 HAVING COUNT(*) > 0`,
+      );
+    }
+  }
+  const pairDim = sql`json_extract(x.value, '$.a') || '|' || json_extract(x.value, '$.b')`;
+  const pairs = sql`FROM image_agreement g, json_each(g.record, '$.pairs') x WHERE g.project_id = ${p}`;
+  queries.push(
+    sql`SELECT 'agree_images' AS metric, '' AS dim, '' AS day, COUNT(*) AS value ${agreeFrom} HAVING COUNT(*) > 0`,
+    sql`SELECT 'agree_alpha_sum' AS metric, '' AS dim, '' AS day, SUM(json_extract(g.record, '$.alpha')) AS value ${agreeFrom} AND json_extract(g.record, '$.alpha') IS NOT NULL HAVING COUNT(*) > 0`,
+    sql`SELECT 'agree_alpha_n' AS metric, '' AS dim, '' AS day, COUNT(*) AS value ${agreeFrom} AND json_extract(g.record, '$.alpha') IS NOT NULL HAVING COUNT(*) > 0`,
+    sql`SELECT 'agree_pair_images' AS metric, ${pairDim} AS dim, '' AS day, COUNT(*) AS value ${pairs} GROUP BY 1, 2`,
+    sql`SELECT 'agree_pair_shared' AS metric, ${pairDim} AS dim, '' AS day, SUM(json_extract(x.value, '$.shared')) AS value ${pairs} GROUP BY 1, 2`,
+    sql`SELECT 'agree_pair_same' AS metric, ${pairDim} AS dim, '' AS day, SUM(json_extract(x.value, '$.same')) AS value ${pairs} GROUP BY 1, 2`,
+    sql`SELECT 'agree_pair_kappa_sum' AS metric, ${pairDim} AS dim, '' AS day, SUM(json_extract(x.value, '$.kappa')) AS value ${pairs} AND json_extract(x.value, '$.kappa') IS NOT NULL GROUP BY 1, 2`,
+    sql`SELECT 'agree_pair_kappa_n' AS metric, ${pairDim} AS dim, '' AS day, COUNT(*) AS value ${pairs} AND json_extract(x.value, '$.kappa') IS NOT NULL GROUP BY 1, 2`,
+  );
   const counters: Counted[] = [];
   for (const q of queries) counters.push(...(await db.all<Counted>(q)));
 
