@@ -83,4 +83,19 @@ BEGIN
   INSERT INTO report_counters (project_id, metric, dim, day, value)
   SELECT NEW.project_id, 'agree_pair_kappa_n', json_extract(x.value, '$.a') || '|' || json_extract(x.value, '$.b'), '', 1 FROM json_each(NEW.record, '$.pairs') x WHERE json_extract(x.value, '$.kappa') IS NOT NULL
   ON CONFLICT (project_id, metric, dim, day) DO UPDATE SET value = value + excluded.value;
+  INSERT INTO annotator_counters (project_id, subject, round, metric, value)
+  SELECT NEW.project_id, json_extract(x.value, '$.subject'), 1, 'peer_n', json_extract(x.value, '$.n') FROM json_each(NEW.record, '$.people') x WHERE json_extract(x.value, '$.n') > 0
+  ON CONFLICT (project_id, subject, round, metric) DO UPDATE SET value = value + excluded.value;
+  INSERT INTO annotator_counters (project_id, subject, round, metric, value)
+  SELECT NEW.project_id, json_extract(x.value, '$.subject'), 1, 'peer_bleu4', json_extract(x.value, '$.bleu4') FROM json_each(NEW.record, '$.people') x WHERE json_extract(x.value, '$.bleu4') > 0
+  ON CONFLICT (project_id, subject, round, metric) DO UPDATE SET value = value + excluded.value;
+  INSERT INTO annotator_counters (project_id, subject, round, metric, value)
+  SELECT NEW.project_id, json_extract(x.value, '$.subject'), 1, 'peer_rouge_l', json_extract(x.value, '$.rouge_l') FROM json_each(NEW.record, '$.people') x WHERE json_extract(x.value, '$.rouge_l') > 0
+  ON CONFLICT (project_id, subject, round, metric) DO UPDATE SET value = value + excluded.value;
+  INSERT INTO annotator_counters (project_id, subject, round, metric, value)
+  SELECT NEW.project_id, json_extract(x.value, '$.subject'), 1, 'consolidated', json_extract(x.value, '$.consolidated') FROM json_each(NEW.record, '$.people') x WHERE json_extract(x.value, '$.consolidated') > 0
+  ON CONFLICT (project_id, subject, round, metric) DO UPDATE SET value = value + excluded.value;
+  INSERT INTO annotator_counters (project_id, subject, round, metric, value)
+  SELECT NEW.project_id, json_extract(x.value, '$.subject'), 1, 'consolidated_same', json_extract(x.value, '$.consolidated_same') FROM json_each(NEW.record, '$.people') x WHERE json_extract(x.value, '$.consolidated_same') > 0
+  ON CONFLICT (project_id, subject, round, metric) DO UPDATE SET value = value + excluded.value;
 END;

@@ -20,6 +20,7 @@ import { studyRoutes } from "./routes/studies.ts";
 import { studyResultRoutes } from "./routes/study-results.ts";
 import { studyVoterRoutes } from "./routes/study-voters.ts";
 import { votePageRoutes } from "./routes/vote-page.ts";
+import { dashboardRoutes } from "./routes/dashboard.ts";
 import { reportRoutes } from "./routes/reports.ts";
 import { currentInvocation } from "./store/statement-budget.ts";
 
@@ -63,6 +64,7 @@ export function buildApp() {
   });
   app.route("/", docsRoutes);
   app.route("/", votePageRoutes);
+  app.route("/", dashboardRoutes);
 
   app.onError(onError);
   app.notFound(notFound);

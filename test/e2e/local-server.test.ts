@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { devToken } from "../../scripts/token.ts";
 import { synthesizeScene } from "../../worker/imaging/synthetic.ts";
 import { chromiumMissing, openIsolatedBrowser } from "./browser.ts";
+import { DASHBOARD_SCREENSHOT, dashboardScenario } from "./dashboard.ts";
 
 const ROOT = resolve(import.meta.dirname, "..", "..");
 const SAMPLE = process.env.GROUNDWORK_SAMPLE_DIR ?? resolve(ROOT, "..", "shared", "data", "coco-panoptic-sample");
@@ -287,6 +288,15 @@ describe("the local server started as the README says", () => {
     const again = await submitAll();
     expect(again).toEqual(first);
   });
+
+  it.skipIf(BROWSER_SKIP !== null)(
+    `the lead's dashboard draws every chart from the API's figures, after work through the API, in a browser that may reach nothing but loopback${BROWSER_SKIP ? ` (skipped: ${BROWSER_SKIP})` : ""}`,
+    async () => {
+      // After the claims above, so it reviews their submissions too; a screenshot is left at DASHBOARD_SCREENSHOT.
+      await dashboardScenario(BASE, lead);
+      expect(existsSync(DASHBOARD_SCREENSHOT)).toBe(true);
+    },
+  );
 
   describe.skipIf(!existsSync(join(SAMPLE, "panoptic_examples.json")))(
     `bulk CLI on the COCO-panoptic sample${existsSync(join(SAMPLE, "panoptic_examples.json")) ? "" : ` (skipped: no sample at ${SAMPLE})`}`,

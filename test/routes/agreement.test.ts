@@ -82,3 +82,23 @@ describe("agreement on the overlap sample", () => {
     expect(rebuilt.data.drift).toEqual([]);
   });
 });
+
+describe("each annotator's agreement", () => {
+  it("with peers and with the consolidated text, in the annotators report", async () => {
+    const rows = (await call("GET", `/v1/projects/${PROJECT}/report/annotators?round=1`, { token: await lead() })).data.items;
+    const finals = await env.DB.prepare("SELECT r.segment_id AS segment, r.text AS text FROM region_texts r JOIN images i ON i.id = r.image_id WHERE i.project_id = ?")
+      .bind(PROJECT)
+      .all<{ segment: number; text: string }>();
+    const final = new Map(finals.results.map((f) => [f.segment, f.text]));
+    for (const s of sent) {
+      const row = rows.find((r: { subject: string }) => r.subject === s.subject);
+      const same = s.regions.filter((g) => final.get(g.segment_id) === g.text).length;
+      expect(row.consolidated_agreement, s.subject).toBeCloseTo(same / s.regions.length, 12);
+      expect(row.peer_rouge_l_mean).toBeGreaterThan(0);
+    }
+    // ag-1 kept every draft, which is what the others mostly kept too: it agrees best with the consolidated texts.
+    const best = [...rows].sort((a: any, b: any) => b.consolidated_agreement - a.consolidated_agreement)[0];
+    expect(best.subject).toBe("ag-1");
+    expect((await call("POST", `/v1/projects/${PROJECT}/report/rebuild`, { token: await lead() })).data.drift).toEqual([]);
+  });
+});

@@ -14,7 +14,7 @@ export interface PersonCounter {
 /** Likely rubber-stamping: nearly every region left as drafted, in very little time, over enough tasks to tell. */
 export const RUBBER_STAMP = { minTasks: 3, minUnchangedShare: 0.95, maxMeanSeconds: 20 };
 
-export const ANNOTATOR_SORTS = ["tasks", "acceptance_rate", "mean_seconds", "edit_rate_mean", "unchanged_share", "last_active_at", "subject"] as const;
+export const ANNOTATOR_SORTS = ["tasks", "acceptance_rate", "mean_seconds", "edit_rate_mean", "unchanged_share", "peer_rouge_l_mean", "consolidated_agreement", "last_active_at", "subject"] as const;
 export type AnnotatorSort = (typeof ANNOTATOR_SORTS)[number];
 
 export function annotatorRows(rows: readonly PersonCounter[]) {
@@ -60,6 +60,9 @@ export function annotatorRows(rows: readonly PersonCounter[]) {
       unchanged_share: unchanged,
       rubber_stamp:
         tasks >= RUBBER_STAMP.minTasks && unchanged !== null && unchanged >= RUBBER_STAMP.minUnchangedShare && meanSeconds !== null && meanSeconds <= RUBBER_STAMP.maxMeanSeconds,
+      peer_bleu4_mean: g("peer_n") > 0 ? g("peer_bleu4") / g("peer_n") : null,
+      peer_rouge_l_mean: g("peer_n") > 0 ? g("peer_rouge_l") / g("peer_n") : null,
+      consolidated_agreement: g("consolidated") > 0 ? g("consolidated_same") / g("consolidated") : null,
       reviews: g("reviews"),
       review_rejections: g("review_rejections"),
       last_active_at: lastActive > 0 ? new Date(lastActive).toISOString() : null,

@@ -38,8 +38,21 @@ export interface PairAgreement {
   kappa: number | null;
 }
 
+/** One annotator's share of the image: how close their texts came to the others' and to the consolidated ones. */
+export interface PersonAgreement {
+  subject: string;
+  /** Their region texts scored against the others' (sums, over `n`). */
+  n: number;
+  bleu4: number;
+  rouge_l: number;
+  /** Regions with a consolidated text, and of those, how many ended up with exactly their text. */
+  consolidated: number;
+  consolidated_same: number;
+}
+
 export interface ImageAgreement {
   annotators: string[];
+  people: PersonAgreement[];
   kinds: { thing: KindScores; stuff: KindScores };
   pairs: PairAgreement[];
   alpha: number | null;
@@ -50,9 +63,10 @@ export const MIN_SHARED = 5;
 
 const empty = (): KindScores => ({ n: 0, bleu1: 0, bleu2: 0, bleu3: 0, bleu4: 0, rouge_l: 0, cider_d: 0, edit_distance: 0 });
 
-export function imageAgreement(subs: readonly AnnotatorRegions[], isThing: (segmentId: number) => boolean): ImageAgreement {
+export function imageAgreement(subs: readonly AnnotatorRegions[], isThing: (segmentId: number) => boolean, consolidated: ReadonlyMap<number, string | null> = new Map()): ImageAgreement {
   const annotators = [...new Set(subs.map((s) => s.subject))].sort();
   const kinds = { thing: empty(), stuff: empty() };
+  const people = new Map(annotators.map((a) => [a, { subject: a, n: 0, bleu4: 0, rouge_l: 0, consolidated: 0, consolidated_same: 0 }]));
   // Every (region, annotator) text with references from the others: one "image" each in the metrics' corpus.
   const segments = [...new Set(subs.flatMap((s) => s.regions.map((r) => r.segmentId)))].sort((x, y) => x - y);
   const gts = new Map<string, string[][]>();
@@ -88,9 +102,23 @@ export function imageAgreement(subs: readonly AnnotatorRegions[], isThing: (segm
       k.bleu2 += b2;
       k.bleu3 += b3;
       k.bleu4 += b4;
-      k.rouge_l += rougeL(candidate, gts.get(id)!);
+      const rouge = rougeL(candidate, gts.get(id)!);
+      k.rouge_l += rouge;
       k.cider_d += c.perImage[id];
       k.edit_distance += meta.get(id)!.distance;
+      const person = people.get(id.slice(id.indexOf(":") + 1))!;
+      person.n += 1;
+      person.bleu4 += b4;
+      person.rouge_l += rouge;
+    }
+  }
+  for (const s of subs) {
+    const person = people.get(s.subject)!;
+    for (const r of s.regions) {
+      const final = consolidated.get(r.segmentId);
+      if (final === undefined || final === null || r.action === "skipped") continue;
+      person.consolidated += 1;
+      if (r.text === final) person.consolidated_same += 1;
     }
   }
 
@@ -107,5 +135,5 @@ export function imageAgreement(subs: readonly AnnotatorRegions[], isThing: (segm
     }
   }
   const alpha = annotators.length >= 2 ? krippendorffAlpha(annotators.map((a) => segments.map((g) => actionOf(bySubject.get(a)!, g))), "nominal") : null;
-  return { annotators, kinds, pairs, alpha: alpha !== null && Number.isFinite(alpha) ? alpha : null };
+  return { annotators, people: [...people.values()], kinds, pairs, alpha: alpha !== null && Number.isFinite(alpha) ? alpha : null };
 }

@@ -73,6 +73,7 @@ export async function consolidateIfComplete(db: Db, queue: Queue<DraftQueueMessa
       ? imageAgreement(
           accepted.map((s) => ({ subject: s.subject, regions: s.regions.map((r) => ({ segmentId: r.segmentId, action: r.action, text: r.text })) })),
           (id) => thing.get(id) ?? false,
+          new Map(finals.map((f) => [f.segmentId, f.text])),
         )
       : null;
   const spec = await draftClaimFor(image, project, 2, finals.filter((f) => f.text !== null).map((f) => ({ segmentId: f.segmentId, text: f.text! })));

@@ -185,6 +185,13 @@ export async function recountProject(db: Db, p: string): Promise<{ counters: Cou
   )) {
     addPerson(r.subject, r.round, r.metric, Number(r.value));
   }
+  const peers = await db.all<Record<string, unknown>>(
+    sql`SELECT json_extract(x.value, '$.subject') AS subject, SUM(json_extract(x.value, '$.n')) AS peer_n, SUM(json_extract(x.value, '$.bleu4')) AS peer_bleu4,
+      SUM(json_extract(x.value, '$.rouge_l')) AS peer_rouge_l, SUM(json_extract(x.value, '$.consolidated')) AS consolidated,
+      SUM(json_extract(x.value, '$.consolidated_same')) AS consolidated_same
+      FROM image_agreement g, json_each(g.record, '$.people') x WHERE g.project_id = ${p} GROUP BY 1`,
+  );
+  for (const r of peers) for (const m of ["peer_n", "peer_bleu4", "peer_rouge_l", "consolidated", "consolidated_same"]) addPerson(String(r.subject), 1, m, Number(r[m] ?? 0));
   const fate = await db.all<{ subject: string; round: number; accepted: number; rejected: number }>(
     sql`SELECT s.subject AS subject, s.round AS round, SUM(r.decision = 'accept') AS accepted, SUM(r.decision = 'reject') AS rejected
       FROM reviews r JOIN submissions s ON s.id = r.submission_id WHERE s.project_id = ${p} GROUP BY 1, 2`,
