@@ -1,3 +1,4 @@
+import { counterTotals } from "./counter-totals.ts";
 import type { CounterRow } from "./progress-report.ts";
 
 const FIELDS = ["bleu1", "bleu2", "bleu3", "bleu4", "rouge_l", "cider_d", "edit_distance"] as const;
@@ -9,12 +10,13 @@ const FIELDS = ["bleu1", "bleu2", "bleu3", "bleu4", "rouge_l", "cider_d", "edit_
  * action and mean Cohen's κ. Pure.
  */
 export function agreementReport(rows: readonly CounterRow[]) {
-  const sum = (metric: string, dim = "") => rows.filter((r) => r.metric === metric && r.dim === dim && r.day === "").reduce((s, r) => s + r.value, 0);
+  const t = counterTotals(rows);
+  const sum = (metric: string, dim = "") => t.get(metric, dim);
   const kind = (k: "thing" | "stuff") => {
     const n = sum("agree_n", k);
     return { texts: n, ...Object.fromEntries(FIELDS.map((f) => [f, n > 0 ? sum(`agree_${f}`, k) / n : null])) } as { texts: number } & Record<(typeof FIELDS)[number], number | null>;
   };
-  const dims = [...new Set(rows.filter((r) => r.metric === "agree_pair_images" && r.day === "").map((r) => r.dim))].sort();
+  const dims = [...t.dims("agree_pair_images")].sort();
   const matrix = dims.map((dim) => {
     const [a, b] = dim.split("|");
     const shared = sum("agree_pair_shared", dim);

@@ -1,3 +1,4 @@
+import { counterTotals } from "./counter-totals.ts";
 import type { CounterRow } from "./progress-report.ts";
 
 /** COCONut-PanCap's own row of its Table 1, to set a project beside: samples, words per caption, masks per image. */
@@ -8,17 +9,18 @@ export const TOP_NOUNS = 50;
 
 /** What the final captions look like, from counters kept as each caption became final. Pure. */
 export function datasetReport(rows: readonly CounterRow[]) {
-  const total = (metric: string) => rows.filter((r) => r.metric === metric && r.day === "").reduce((s, r) => s + r.value, 0);
-  const histogram = (metric: string, uppers: readonly string[]) =>
-    uppers.map((u) => ({ upper: u === "inf" ? null : Number(u), count: rows.filter((r) => r.metric === metric && r.dim === u && r.day === "").reduce((s, r) => s + r.value, 0) }));
+  const t = counterTotals(rows);
+  const total = (metric: string) => t.get(metric);
+  const histogram = (metric: string, uppers: readonly string[]) => uppers.map((u) => ({ upper: u === "inf" ? null : Number(u), count: t.get(metric, u) }));
   const captions = total("ds_captions");
   const images = total("images");
   const per = (x: number) => (captions > 0 ? x / captions : null);
-  const nouns = rows
-    .filter((r) => r.metric === "noun" && r.day === "" && r.value > 0)
-    .sort((a, b) => b.value - a.value || a.dim.localeCompare(b.dim))
-    .slice(0, TOP_NOUNS)
-    .map((r) => ({ noun: r.dim, count: r.value }));
+  const nouns = t
+    .dims("noun")
+    .map((noun) => ({ noun, count: t.get("noun", noun) }))
+    .filter((n) => n.count > 0)
+    .sort((a, b) => b.count - a.count || a.noun.localeCompare(b.noun))
+    .slice(0, TOP_NOUNS);
   const wordBuckets = ["50", "100", "150", "200", "250", "300", "350", "400", "inf"];
   const shareBuckets = ["10", "20", "30", "40", "50", "60", "70", "80", "90", "100"];
   return {

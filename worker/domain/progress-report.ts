@@ -61,7 +61,7 @@ export function progressReport(rows: readonly CounterRow[], now: number, prices:
         review_leased: t("status:leased", review),
         review_open: t("status:open", review),
       },
-      time: timeOf(rows, String(round), t("time_ms", String(round))),
+      time: timeOf(t, String(round), t("time_ms", String(round))),
     };
   });
 
@@ -143,11 +143,8 @@ const splitKey = (k: string): [string, string] => {
 };
 
 /** Mean time per submission, and the histogram bucket that holds the median (exact times are not kept). */
-function timeOf(rows: readonly CounterRow[], round: string, timeMs: number) {
-  const buckets = TIME_BUCKETS.map((upper) => ({
-    upper_seconds: upper === "inf" ? null : Number(upper),
-    count: rows.filter((r) => r.day === "" && r.dim === round && r.metric === `time_bucket:${upper}`).reduce((s, r) => s + r.value, 0),
-  }));
+function timeOf(t: (metric: string, dim?: string) => number, round: string, timeMs: number) {
+  const buckets = TIME_BUCKETS.map((upper) => ({ upper_seconds: upper === "inf" ? null : Number(upper), count: t(`time_bucket:${upper}`, round) }));
   const n = buckets.reduce((s, b) => s + b.count, 0);
   const submissions = n;
   let seen = 0;

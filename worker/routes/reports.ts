@@ -82,7 +82,7 @@ reportRoutes.openapi(report, async (c) => {
   const { table } = c.req.valid("query");
   const db = dbOf(c.env.DB);
   const project = await projectFor(db, principal(c), projectId, LEADS, "read reports");
-  const r = progressReport(await projectCounters(db, projectId), Date.now(), project.settings.prices ?? {});
+  const r = progressReport(await projectCounters(db, projectId, "progress"), Date.now(), project.settings.prices ?? {});
   if (/\btext\/csv\b/.test(c.req.header("accept") ?? "")) {
     const tables = {
       rounds: {
@@ -245,7 +245,7 @@ reportRoutes.openapi(dataset, async (c) => {
   const { table } = c.req.valid("query");
   const db = dbOf(c.env.DB);
   await projectFor(db, principal(c), projectId, LEADS, "read reports");
-  const r = datasetReport(await projectCounters(db, projectId));
+  const r = datasetReport(await projectCounters(db, projectId, "dataset"));
   if (/\btext\/csv\b/.test(c.req.header("accept") ?? "")) {
     const t =
       table === "nouns"
@@ -309,7 +309,7 @@ reportRoutes.openapi(agreement, async (c) => {
   const { projectId } = c.req.valid("param");
   const db = dbOf(c.env.DB);
   await projectFor(db, principal(c), projectId, LEADS, "read reports");
-  const r = agreementReport(await projectCounters(db, projectId));
+  const r = agreementReport(await projectCounters(db, projectId, "agreement"));
   if (/\btext\/csv\b/.test(c.req.header("accept") ?? "")) {
     const header = ["a", "b", "images", "shared_regions", "raw_agreement", "kappa_mean", "kappa_images"];
     return c.body(toCsv(header, r.matrix.map((m) => [m.a, m.b, m.images, m.shared_regions, m.raw_agreement, m.kappa_mean, m.kappa_images])), 200, { "Content-Type": "text/csv; charset=utf-8; header=present" });

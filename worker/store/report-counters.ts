@@ -1,10 +1,23 @@
-import { eq, sql, type SQL } from "drizzle-orm";
+import { and, eq, sql, type SQL } from "drizzle-orm";
 import { annotatorCounters, reportCounters, type AnnotatorCounterRow, type ReportCounterRow } from "../../schema/tables.ts";
 import { runBatch, type Db } from "./db.ts";
 
-/** A project's counters: every metric, dimension and day, in one indexed statement (the primary key's prefix). */
-export async function projectCounters(db: Db, projectId: string): Promise<ReportCounterRow[]> {
-  return db.select().from(reportCounters).where(eq(reportCounters.projectId, projectId)).all();
+/**
+ * Which counters a report reads, as ranges of the primary key (project, metric, …): the agreement
+ * matrix alone can hold tens of thousands of rows, which the other reports must not read.
+ * ('`' is the character after '_', so [x_, x`) is every metric starting with "x_".)
+ */
+const SCOPES = {
+  all: sql`1`,
+  progress: sql`(${reportCounters.metric} < 'agree_' OR (${reportCounters.metric} >= 'agree\`' AND ${reportCounters.metric} < 'ds_')
+    OR (${reportCounters.metric} >= 'ds\`' AND ${reportCounters.metric} < 'noun') OR ${reportCounters.metric} > 'noun')`,
+  dataset: sql`((${reportCounters.metric} >= 'ds_' AND ${reportCounters.metric} < 'ds\`') OR ${reportCounters.metric} IN ('noun', 'images', 'segments'))`,
+  agreement: sql`(${reportCounters.metric} >= 'agree_' AND ${reportCounters.metric} < 'agree\`')`,
+};
+
+/** A project's counters for one report (or all of them), in one statement over the primary key. */
+export async function projectCounters(db: Db, projectId: string, scope: keyof typeof SCOPES = "all"): Promise<ReportCounterRow[]> {
+  return db.select().from(reportCounters).where(and(eq(reportCounters.projectId, projectId), SCOPES[scope])).all();
 }
 
 export async function projectAnnotatorCounters(db: Db, projectId: string): Promise<AnnotatorCounterRow[]> {
