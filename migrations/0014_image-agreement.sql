@@ -98,4 +98,7 @@ BEGIN
   INSERT INTO annotator_counters (project_id, subject, round, metric, value)
   SELECT NEW.project_id, json_extract(x.value, '$.subject'), 1, 'consolidated_same', json_extract(x.value, '$.consolidated_same') FROM json_each(NEW.record, '$.people') x WHERE json_extract(x.value, '$.consolidated_same') > 0
   ON CONFLICT (project_id, subject, round, metric) DO UPDATE SET value = value + excluded.value;
+  INSERT INTO report_counters (project_id, metric, dim, day, value)
+  SELECT NEW.project_id, 'agree_member_images', json_extract(x.value, '$.subject'), '', 1 FROM json_each(NEW.record, '$.people') x WHERE 1
+  ON CONFLICT (project_id, metric, dim, day) DO UPDATE SET value = value + excluded.value;
 END;

@@ -76,6 +76,14 @@ describe("agreement on the overlap sample", () => {
       expect(r[kind].bleu1).toBeCloseTo(ofKind.reduce((s, id) => s + scores[id][0], 0) / ofKind.length, 12);
     }
     expect(r.alpha_mean).not.toBeNull();
+    expect(r.members_total).toBe(3);
+    // A large project's matrix shows the members scored most (or those asked for), read by key.
+    const two = (await call("GET", `/v1/projects/${PROJECT}/report/agreement?limit=2`, { token: await lead() })).data;
+    expect(two.members).toEqual(["ag-1", "ag-2"]);
+    expect(two.matrix.map((m: { a: string; b: string }) => `${m.a}|${m.b}`)).toEqual(["ag-1|ag-2"]);
+    const asked = (await call("GET", `/v1/projects/${PROJECT}/report/agreement?members=ag-3,ag-1`, { token: await lead() })).data;
+    expect(asked.matrix.map((m: { a: string; b: string }) => `${m.a}|${m.b}`)).toEqual(["ag-1|ag-3"]);
+    expect(asked.matrix[0]).toEqual(r.matrix.find((m: { a: string; b: string }) => m.a === "ag-1" && m.b === "ag-3"));
     const csv = await call("GET", `/v1/projects/${PROJECT}/report/agreement`, { token: await lead(), headers: { accept: "text/csv" } });
     expect((await csv.res.text()).split("\r\n")[0]).toBe("a,b,images,shared_regions,raw_agreement,kappa_mean,kappa_images");
     const rebuilt = await call("POST", `/v1/projects/${PROJECT}/report/rebuild`, { token: await lead() });

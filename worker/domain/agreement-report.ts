@@ -9,7 +9,26 @@ const FIELDS = ["bleu1", "bleu2", "bleu3", "bleu4", "rouge_l", "cider_d", "edit_
  * mean Krippendorff α over images; and a member × member matrix of raw agreement on the per-region
  * action and mean Cohen's κ. Pure.
  */
-export function agreementReport(rows: readonly CounterRow[]) {
+/** Members shown in the matrix by default: the most-scored ones (the matrix grows with the square). */
+export const MATRIX_MEMBERS = 40;
+
+/** The members a matrix shows: those asked for, else the `limit` scored on the most images (ties by name). */
+export function matrixMembers(rows: readonly CounterRow[], limit: number, asked: readonly string[] | null): { members: string[]; total: number } {
+  const t = counterTotals(rows);
+  const all = [...t.dims("agree_member_images")];
+  const members = asked ? asked.filter((m) => all.includes(m)) : all.sort((a, b) => t.get("agree_member_images", b) - t.get("agree_member_images", a) || a.localeCompare(b)).slice(0, limit);
+  return { members: members.sort(), total: all.length };
+}
+
+/** Every "a|b" pair key among `members`, a before b as the counters keep them. */
+export function pairKeys(members: readonly string[]): string[] {
+  const sorted = [...members].sort();
+  const out: string[] = [];
+  for (let i = 0; i < sorted.length; i++) for (let j = i + 1; j < sorted.length; j++) out.push(`${sorted[i]}|${sorted[j]}`);
+  return out;
+}
+
+export function agreementReport(rows: readonly CounterRow[], shown?: { members: string[]; total: number }) {
   const t = counterTotals(rows);
   const sum = (metric: string, dim = "") => t.get(metric, dim);
   const kind = (k: "thing" | "stuff") => {
@@ -37,7 +56,8 @@ export function agreementReport(rows: readonly CounterRow[]) {
     alpha_mean: alphas > 0 ? sum("agree_alpha_sum") / alphas : null,
     thing: kind("thing"),
     stuff: kind("stuff"),
-    members: [...new Set(matrix.flatMap((m) => [m.a, m.b]))].sort(),
+    members: shown?.members ?? [...new Set(matrix.flatMap((m) => [m.a, m.b]))].sort(),
+    members_total: shown?.total ?? new Set(matrix.flatMap((m) => [m.a, m.b])).size,
     matrix,
   };
 }

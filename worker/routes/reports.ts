@@ -5,11 +5,11 @@ import { toCsv } from "../domain/csv.ts";
 import { progressReport } from "../domain/progress-report.ts";
 import { ANNOTATOR_SORTS, annotatorRows, sortAnnotators } from "../domain/annotator-report.ts";
 import { datasetReport } from "../domain/dataset-report.ts";
-import { agreementReport } from "../domain/agreement-report.ts";
+import { agreementReport, MATRIX_MEMBERS, matrixMembers, pairKeys } from "../domain/agreement-report.ts";
 import { principal } from "../http/middleware.ts";
 import { router } from "../http/router.ts";
 import { dbOf } from "../store/db.ts";
-import { projectAnnotatorCounters, projectCounters, recountProject, replaceCounters } from "../store/report-counters.ts";
+import { pairCounters, projectAnnotatorCounters, projectCounters, recountProject, replaceCounters } from "../store/report-counters.ts";
 import { LEADS, projectFor } from "./guards.ts";
 
 export const reportRoutes = router();
@@ -272,7 +272,8 @@ const AgreementSchema = z
     alpha_mean: z.number().nullable().openapi({ description: "Mean over images of Krippendorff's α (nominal) on the per-region action." }),
     thing: KindSchema,
     stuff: KindSchema,
-    members: z.array(z.string()),
+    members: z.array(z.string()).openapi({ description: "The members in the matrix (see `limit`, `members`)." }),
+    members_total: z.number().openapi({ description: "Members scored on the overlap sample in all." }),
     matrix: z.array(
       z.object({
         a: z.string(),
@@ -298,7 +299,18 @@ const agreement = createRoute({
     "the others' as references (the metrics as pycocoevalcap computes them, CIDEr-D's document frequencies over the image's region texts), " +
     "Cohen's κ per pair on the per-region action where they share at least 5 regions, Krippendorff's α over everyone. This aggregates. " +
     "`Accept: text/csv` gives the matrix.",
-  request: { params: ProjectIdParam },
+  request: {
+    params: ProjectIdParam,
+    query: z.object({
+      limit: z.coerce.number().int().min(2).max(200).default(MATRIX_MEMBERS).openapi({ description: "Members in the matrix: those scored on the most images." }),
+      members: z
+        .string()
+        .max(20_000)
+        .optional()
+        .openapi({ description: "Comma-separated members to show instead (at most 200)." })
+        .refine((v) => v === undefined || v.split(",").length <= 200, "at most 200 members"),
+    }),
+  },
   responses: {
     200: { description: "The agreement", content: { "application/json": { schema: AgreementSchema }, "text/csv": { schema: z.string() } } },
     ...problemResponses(400, 401, 403, 404),
@@ -309,7 +321,10 @@ reportRoutes.openapi(agreement, async (c) => {
   const { projectId } = c.req.valid("param");
   const db = dbOf(c.env.DB);
   await projectFor(db, principal(c), projectId, LEADS, "read reports");
-  const r = agreementReport(await projectCounters(db, projectId, "agreement"));
+  const q = c.req.valid("query");
+  const summary = await projectCounters(db, projectId, "agreementSummary");
+  const shown = matrixMembers(summary, q.limit, q.members ? q.members.split(",") : null);
+  const r = agreementReport([...summary, ...(await pairCounters(db, projectId, pairKeys(shown.members)))], shown);
   if (/\btext\/csv\b/.test(c.req.header("accept") ?? "")) {
     const header = ["a", "b", "images", "shared_regions", "raw_agreement", "kappa_mean", "kappa_images"];
     return c.body(toCsv(header, r.matrix.map((m) => [m.a, m.b, m.images, m.shared_regions, m.raw_agreement, m.kappa_mean, m.kappa_images])), 200, { "Content-Type": "text/csv; charset=utf-8; header=present" });

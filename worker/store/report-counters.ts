@@ -13,7 +13,28 @@ const SCOPES = {
     OR (${reportCounters.metric} >= 'ds\`' AND ${reportCounters.metric} < 'noun') OR ${reportCounters.metric} > 'noun')`,
   dataset: sql`((${reportCounters.metric} >= 'ds_' AND ${reportCounters.metric} < 'ds\`') OR ${reportCounters.metric} IN ('noun', 'images', 'segments'))`,
   agreement: sql`(${reportCounters.metric} >= 'agree_' AND ${reportCounters.metric} < 'agree\`')`,
+  /** The agreement report without the member × member pairs, which it reads for its chosen members only. */
+  agreementSummary: sql`((${reportCounters.metric} >= 'agree_' AND ${reportCounters.metric} < 'agree_pair_') OR ${reportCounters.metric} = 'agree_rouge_l')`,
 };
+
+export const PAIR_METRICS = ["agree_pair_images", "agree_pair_shared", "agree_pair_same", "agree_pair_kappa_sum", "agree_pair_kappa_n"];
+
+/** The pair counters of the given "a|b" pairs: primary-key lookups, however many pairs the project has. */
+export async function pairCounters(db: Db, projectId: string, pairs: readonly string[]): Promise<ReportCounterRow[]> {
+  if (pairs.length === 0) return [];
+  return db
+    .select()
+    .from(reportCounters)
+    .where(
+      and(
+        eq(reportCounters.projectId, projectId),
+        sql`${reportCounters.metric} IN (SELECT value FROM json_each(${JSON.stringify(PAIR_METRICS)}))`,
+        sql`${reportCounters.dim} IN (SELECT value FROM json_each(${JSON.stringify(pairs)}))`,
+        eq(reportCounters.day, ""),
+      ),
+    )
+    .all();
+}
 
 /** A project's counters for one report (or all of them), in one statement over the primary key. */
 export async function projectCounters(db: Db, projectId: string, scope: keyof typeof SCOPES = "all"): Promise<ReportCounterRow[]> {
@@ -201,10 +222,13 @@ export async function recountProject(db: Db, p: string): Promise<{ counters: Cou
   const peers = await db.all<Record<string, unknown>>(
     sql`SELECT json_extract(x.value, '$.subject') AS subject, SUM(json_extract(x.value, '$.n')) AS peer_n, SUM(json_extract(x.value, '$.bleu4')) AS peer_bleu4,
       SUM(json_extract(x.value, '$.rouge_l')) AS peer_rouge_l, SUM(json_extract(x.value, '$.consolidated')) AS consolidated,
-      SUM(json_extract(x.value, '$.consolidated_same')) AS consolidated_same
+      SUM(json_extract(x.value, '$.consolidated_same')) AS consolidated_same, COUNT(*) AS images
       FROM image_agreement g, json_each(g.record, '$.people') x WHERE g.project_id = ${p} GROUP BY 1`,
   );
-  for (const r of peers) for (const m of ["peer_n", "peer_bleu4", "peer_rouge_l", "consolidated", "consolidated_same"]) addPerson(String(r.subject), 1, m, Number(r[m] ?? 0));
+  for (const r of peers) {
+    for (const m of ["peer_n", "peer_bleu4", "peer_rouge_l", "consolidated", "consolidated_same"]) addPerson(String(r.subject), 1, m, Number(r[m] ?? 0));
+    add("agree_member_images", String(r.subject), "", Number(r.images));
+  }
   const fate = await db.all<{ subject: string; round: number; accepted: number; rejected: number }>(
     sql`SELECT s.subject AS subject, s.round AS round, SUM(r.decision = 'accept') AS accepted, SUM(r.decision = 'reject') AS rejected
       FROM reviews r JOIN submissions s ON s.id = r.submission_id WHERE s.project_id = ${p} GROUP BY 1, 2`,
