@@ -3,7 +3,7 @@
  * campaign at 10,000 images, through `wrangler dev`.
  *
  *   node scripts/bench-report.ts [--images=118000] [--small=10000] [--annotators=500] [--days=90] [--overlap=0.05]
- *     [--runs=15] [--warmup=3] [--rebuild-large] [--wait-minutes=25]
+ *     [--runs=15] [--warmup=3] [--rebuild-large] [--no-screenshot] [--wait-minutes=25]
  *
  * For each size (the small one first), in a fresh temporary state folder with the D1 migrations applied:
  *  1. seed the campaign straight into the SQLite file (scripts/lib/seed-report.ts): images and ~12.7
@@ -23,6 +23,8 @@
  *     after the timing: the recount from the source tables must find no drift (the seed went
  *     through the triggers consistently).
  * The aims, per endpoint: median ≤ 250 ms at the large size, and ≤ 1.5 × its median at the small size.
+ * After the large size's timings, its dashboard is opened in Debian's Chromium (loopback only) and
+ * saved as /tmp/groundwork-dashboard-118k.png (`--no-screenshot`: not).
  *
  * The machine may be shared (2 cores): before a state folder is made or a server is started, the
  * bench waits for workerd/wrangler processes it did not start (at most --wait-minutes), and before
@@ -50,7 +52,7 @@ const TARGET = { medianMs: 250, ratio: 1.5 };
 const SLOW_MS = 5000;
 const SLOW_RUNS = 3;
 const REQUEST_TIMEOUT_MS = 600_000;
-const USAGE = "[--images=118000] [--small=10000] [--annotators=500] [--days=90] [--overlap=0.05] [--runs=15] [--warmup=3] [--rebuild-large] [--wait-minutes=25]";
+const USAGE = "[--images=118000] [--small=10000] [--annotators=500] [--days=90] [--overlap=0.05] [--runs=15] [--warmup=3] [--rebuild-large] [--no-screenshot] [--wait-minutes=25]";
 
 interface Args {
   images: number;
@@ -61,6 +63,8 @@ interface Args {
   runs: number;
   warmup: number;
   rebuildLarge: boolean;
+  /** After timing the large project, a screenshot of its dashboard (Chromium); `--no-screenshot` skips it. */
+  screenshot: boolean;
   waitMinutes: number;
 }
 
@@ -73,7 +77,7 @@ function parseArgs(argv: string[]): Args {
     return n;
   };
   for (const a of argv) {
-    if (!/^--(images|small|annotators|days|overlap|runs|warmup|wait-minutes)=/.test(a) && a !== "--rebuild-large") {
+    if (!/^--(images|small|annotators|days|overlap|runs|warmup|wait-minutes)=/.test(a) && a !== "--rebuild-large" && a !== "--no-screenshot") {
       throw new Error(`unknown argument ${a}\nusage: node scripts/bench-report.ts ${USAGE}`);
     }
   }
@@ -86,6 +90,7 @@ function parseArgs(argv: string[]): Args {
     runs: num("runs", 15, 1, 1000),
     warmup: num("warmup", 3, 0, 100),
     rebuildLarge: argv.includes("--rebuild-large"),
+    screenshot: !argv.includes("--no-screenshot"),
     waitMinutes: num("wait-minutes", 25, 0, 600),
   };
 }
@@ -334,6 +339,7 @@ async function runSize(label: string, images: number, large: boolean, a: Args, n
         `  ${padEnd(e.name, 32)} median ${pad(f1(t.median), 8)} ms  p90 ${pad(f1(t.p90), 8)}  max ${pad(f1(t.max), 8)}  (n=${t.n}, ${t.statements ?? "?"} D1 statements, ${(t.bytes / 1024).toFixed(1)} KiB)  ${t.sanity}`,
       );
     }
+    if (large && a.screenshot) await screenshotDashboard(server.port, projectId, lead);
     if (!large || a.rebuildLarge) {
       const res = await http.request("POST", `/v1/projects/${projectId}/report/rebuild`, auth, "{}");
       if (res.status !== 200) throw new Error(`POST rebuild answered ${res.status}: ${res.text.slice(0, 400)}`);
@@ -383,6 +389,29 @@ function summary(small: SizeResult, large: SizeResult): boolean {
   const drifted = (small.drift?.drift.length ?? 0) + (large.drift?.drift.length ?? 0) > 0;
   return ok && !drifted;
 }
+
+/** The lead's dashboard of the seeded project, in Debian's Chromium (loopback only), saved as a PNG. */
+async function screenshotDashboard(port: number, projectId: string, lead: string): Promise<void> {
+  const { chromiumMissing, openIsolatedBrowser } = await import("../test/e2e/browser.ts");
+  const missing = chromiumMissing();
+  if (missing) {
+    console.log(`  (dashboard screenshot skipped: ${missing})`);
+    return;
+  }
+  const browser = await openIsolatedBrowser();
+  try {
+    const started = performance.now();
+    await browser.page.goto(`http://127.0.0.1:${port}/projects/${projectId}/dashboard#token=${lead}`);
+    await browser.page.locator('body[data-state="ready"]').waitFor({ state: "attached", timeout: 60_000 });
+    const drawn = await browser.page.locator('figure.chart[data-state="drawn"]').count();
+    await browser.page.screenshot({ path: DASHBOARD_PNG, fullPage: true });
+    console.log(`  dashboard: ${drawn} charts drawn in ${f1(performance.now() - started)} ms; screenshot ${DASHBOARD_PNG}${browser.errors.length ? `; page errors: ${browser.errors.join(" | ")}` : ""}`);
+  } finally {
+    await browser.close();
+  }
+}
+
+const DASHBOARD_PNG = "/tmp/groundwork-dashboard-118k.png";
 
 async function main(): Promise<void> {
   const a = parseArgs(process.argv.slice(2));
