@@ -86,6 +86,8 @@ export default defineConfig(async () => {
                   MOCK_VLM_URL: mockVlm.url,
                   // D1's statements per invocation: the paid plan's 1,000, or the free plan's 50 with GROUNDWORK_D1_LIMIT=50.
                   D1_STATEMENT_LIMIT: process.env.GROUNDWORK_D1_LIMIT ?? "1000",
+                  FUZZ_SEED: process.env.FUZZ_SEED ?? "",
+                  FUZZ_REQUESTS: process.env.FUZZ_REQUESTS ?? "",
                 },
               },
             }),

@@ -69,18 +69,21 @@ const Gold = z
   })
   .openapi("StudyGold");
 
+const VLM_NAME = /^[a-z0-9][a-z0-9_.-]{0,47}$/;
+
 export const StudyDesignSchema = z
   .strictObject({
     sources: z
       .array(SourceName)
       .min(2)
       .max(8)
-      .refine((s) => new Set(s).size === s.length, "sources must be distinct")
-      .openapi({ description: "Two or more caption sources; every pair of them is compared equally often." }),
+      .refine((s) => new Set(s).size === s.length, { message: "sources must be distinct", params: { documented: true } })
+      .openapi({ description: "Two or more caption sources; every pair of them is compared equally often.", uniqueItems: true }),
     vlm: z
-      .record(z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,47}$/), StudyVlm)
+      .record(z.string().regex(VLM_NAME), StudyVlm)
       .default({})
-      .openapi({ description: "For each `vlm:<name>` source, the model that writes its captions (key: the name)." }),
+      // The generator writes no propertyNames for a record's key schema: say it here (3.1 allows it).
+      .openapi({ description: "For each `vlm:<name>` source, the model that writes its captions (key: the name).", ...({ propertyNames: { type: "string", pattern: VLM_NAME.source } } as object) }),
     selection: z
       .strictObject({
         sample: z.int().min(1).max(10_000).nullable().default(null).openapi({ description: "A seeded random sample of this many images; null: every image that has all sources." }),

@@ -1,5 +1,6 @@
 import { notFound, onError } from "./http/errors.ts";
 import { router } from "./http/router.ts";
+import { withAccessRules } from "./http/access-document.ts";
 import { authenticate, corsFromEnv } from "./http/middleware.ts";
 import { captionReworkRoutes } from "./routes/caption-rework.ts";
 import { captionRoutes } from "./routes/captions.ts";
@@ -59,7 +60,7 @@ export function buildApp() {
   // Generated once per isolate, on first request, not per request.
   let document: string | undefined;
   app.get("/openapi.json", (c) => {
-    document ??= JSON.stringify(app.getOpenAPI31Document(OPENAPI_INFO));
+    document ??= JSON.stringify(withAccessRules(app.getOpenAPI31Document(OPENAPI_INFO)));
     return c.body(document, 200, { "Content-Type": "application/json; charset=utf-8", "Cache-Control": "public, max-age=300" });
   });
   app.route("/", docsRoutes);

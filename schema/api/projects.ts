@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { mergePatchSchemaOf } from "../merge-patch.ts";
 import { ProjectSettingsSchema } from "../project-settings.ts";
 
 const rgb = z.tuple([z.int().min(0).max(255), z.int().min(0).max(255), z.int().min(0).max(255)]);
@@ -44,10 +45,9 @@ export const ProjectPatch = z
   .strictObject({
     name: z.string().trim().min(1).max(200).optional(),
     description: z.string().max(5000).optional(),
-    settings: z
-      .record(z.string(), z.unknown())
+    settings: (mergePatchSchemaOf(ProjectSettingsSchema) as z.ZodType<Record<string, unknown>>)
       .optional()
-      .openapi({ description: "A JSON merge patch (RFC 7396) over the current settings; the result is validated whole." }),
+      .openapi({ description: "A JSON merge patch (RFC 7396) over the current settings: members to change, `null` to put one back to its default; the result is validated whole." }),
     categories: CategoriesInput.optional().openapi({
       description: "Replaces the category set; refused while an ingested segment uses a category it drops.",
     }),

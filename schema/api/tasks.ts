@@ -76,12 +76,14 @@ export const SubmissionCreate = z
   })
   .openapi("SubmissionCreate");
 
+const ReviewReason = z.string().regex(/\S/, "a reason must not be blank").max(2000).trim();
+
+/** A rejection needs its reason: the schema says so (one shape per decision), so the document does too. */
 export const ReviewCreate = z
-  .strictObject({
-    decision: z.enum(["accept", "reject"]),
-    reason: z.string().trim().min(1).max(2000).optional(),
-  })
-  .refine((r) => r.decision === "accept" || r.reason !== undefined, { message: "a rejection needs a reason", path: ["reason"] })
+  .discriminatedUnion("decision", [
+    z.strictObject({ decision: z.literal("accept"), reason: ReviewReason.optional() }),
+    z.strictObject({ decision: z.literal("reject"), reason: ReviewReason.openapi({ description: "Why: the annotator sees it with the reworked task." }) }),
+  ])
   .openapi("ReviewCreate");
 
 export const SubmissionIdParam = z.object({

@@ -13,6 +13,9 @@ declare global {
       TEST_JWKS_URL: string;
       /** Base URL (ending in /v1, tenant "default") of the mock VLM started by vitest.config.ts. */
       MOCK_VLM_URL: string;
+      /** The fuzz test's seed and length (test/fuzz/api-fuzz.test.ts); empty for a random seed and the CI length. */
+      FUZZ_SEED: string;
+      FUZZ_REQUESTS: string;
     }
   }
 }

@@ -94,8 +94,11 @@ projectRoutes.openapi(list, async (c) => {
   const after = cursor === undefined ? null : decodeCursor(cursor);
   if (cursor !== undefined && after === null) throw problems.validation([{ path: "query.cursor", message: "not a cursor from this API" }]);
 
+  const me = principal(c);
+  // A voter's token may name projects, but their names and settings are not a voter's to see.
+  if (!PROJECT_MEMBERS.includes(me.role)) return c.json({ items: [], next_cursor: null }, 200);
   const db = dbOf(c.env.DB);
-  const rows = await listProjects(db, principal(c), after, limit + 1);
+  const rows = await listProjects(db, me, after, limit + 1);
   const page = rows.slice(0, limit);
   const counts = await categoryCounts(db, page.map((p) => p.id));
   const items = page.map((p) => projectJson(p, counts.get(p.id) ?? 0));
