@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { INCONSISTENT } from "./api/common.ts";
 
 /**
  * A project's settings: the single source of their shape, validation and defaults, used by the API
@@ -48,6 +49,7 @@ const Vlm = z
   .refine((v) => v.provider !== "openai" || (v.baseUrl !== undefined && v.model !== undefined), {
     message: "the openai provider needs baseUrl and model",
     path: ["baseUrl"],
+    params: INCONSISTENT,
   })
   .openapi("VlmSettings");
 

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { INCONSISTENT } from "./api/common.ts";
 
 /**
  * A study's design: the single source of its shape, validation and defaults, used by the API (and
@@ -36,6 +37,7 @@ export const StudyVlm = z
   .refine((v) => v.provider !== "openai" || (v.baseUrl !== undefined && v.model !== undefined), {
     message: "the openai provider needs baseUrl and model",
     path: ["baseUrl"],
+    params: INCONSISTENT,
   })
   .openapi("StudyVlm");
 
@@ -77,7 +79,7 @@ export const StudyDesignSchema = z
       .array(SourceName)
       .min(2)
       .max(8)
-      .refine((s) => new Set(s).size === s.length, { message: "sources must be distinct", params: { documented: true } })
+      .refine((s) => new Set(s).size === s.length, { message: "sources must be distinct" })
       .openapi({ description: "Two or more caption sources; every pair of them is compared equally often.", uniqueItems: true }),
     vlm: z
       .record(z.string().regex(VLM_NAME), StudyVlm)
@@ -115,16 +117,16 @@ export const StudyDesignSchema = z
   .superRefine((d, ctx) => {
     for (const s of d.sources) {
       if (s.startsWith("vlm:") && !d.vlm[s.slice(4)]) {
-        ctx.addIssue({ code: "custom", path: ["vlm", s.slice(4)], message: `source ${s} needs a model under vlm.${s.slice(4)}` });
+        ctx.addIssue({ code: "custom", params: INCONSISTENT, path: ["vlm", s.slice(4)], message: `source ${s} needs a model under vlm.${s.slice(4)}` });
       }
     }
     for (const [i, g] of d.gold.marked.entries()) {
-      if (!d.sources.includes(g.better)) ctx.addIssue({ code: "custom", path: ["gold", "marked", i, "better"], message: `${g.better} is not one of the study's sources` });
-      if (!d.sources.includes(g.worse)) ctx.addIssue({ code: "custom", path: ["gold", "marked", i, "worse"], message: `${g.worse} is not one of the study's sources` });
-      if (g.better === g.worse) ctx.addIssue({ code: "custom", path: ["gold", "marked", i, "worse"], message: "better and worse must be different sources" });
+      if (!d.sources.includes(g.better)) ctx.addIssue({ code: "custom", params: INCONSISTENT, path: ["gold", "marked", i, "better"], message: `${g.better} is not one of the study's sources` });
+      if (!d.sources.includes(g.worse)) ctx.addIssue({ code: "custom", params: INCONSISTENT, path: ["gold", "marked", i, "worse"], message: `${g.worse} is not one of the study's sources` });
+      if (g.better === g.worse) ctx.addIssue({ code: "custom", params: INCONSISTENT, path: ["gold", "marked", i, "worse"], message: "better and worse must be different sources" });
     }
     if (d.gold.planted && !d.sources.includes(d.gold.planted.from)) {
-      ctx.addIssue({ code: "custom", path: ["gold", "planted", "from"], message: `${d.gold.planted.from} is not one of the study's sources` });
+      ctx.addIssue({ code: "custom", params: INCONSISTENT, path: ["gold", "planted", "from"], message: `${d.gold.planted.from} is not one of the study's sources` });
     }
   })
   .openapi("StudyDesign");

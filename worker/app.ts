@@ -68,6 +68,6 @@ export function buildApp() {
   app.route("/", dashboardRoutes);
 
   app.onError(onError);
-  app.notFound(notFound);
+  app.notFound(notFound(() => app.routes));
   return app;
 }

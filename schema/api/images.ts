@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { fixed } from "./common.ts";
 
 const binary = (description: string) =>
   z.custom<File>((v) => v instanceof File, "must be a file part").openapi({ type: "string", format: "binary", description });
@@ -7,7 +8,7 @@ export const SegmentInfoInput = z.strictObject({
   id: z.int().min(0).max(2 ** 24 - 1),
   category_id: z.int(),
   iscrowd: z.union([z.literal(0), z.literal(1)]).default(0),
-  bbox: z.tuple([z.int().min(0), z.int().min(0), z.int().min(0), z.int().min(0)]),
+  bbox: fixed(z.tuple([z.int().min(0), z.int().min(0), z.int().min(0), z.int().min(0)]), 4),
   area: z.int().min(0),
 });
 
@@ -42,7 +43,7 @@ export const SegmentSchema = z
     isthing: z.boolean(),
     iscrowd: z.boolean(),
     area: z.int(),
-    bbox: z.tuple([z.int(), z.int(), z.int(), z.int()]),
+    bbox: fixed(z.tuple([z.int(), z.int(), z.int(), z.int()]), 4),
     mark: MarkSchema,
   })
   .openapi("Segment");
@@ -91,5 +92,6 @@ export const FileKindParam = ImageIdParam.extend({
 
 export const SignedQuery = z.object({
   expires: z.string().regex(/^\d{1,12}$/).optional().openapi({ description: "Signed URL expiry (unix seconds)." }),
-  sig: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/).optional().openapi({ description: "Signed URL signature." }),
+  // Any string: a signature that is not the one this server made, in whatever alphabet, is a 401.
+  sig: z.string().max(200).optional().openapi({ description: "Signed URL signature (base64url HMAC-SHA256, unpadded); one that does not verify is a 401." }),
 });

@@ -1,13 +1,14 @@
 import { z } from "@hono/zod-openapi";
+import { fixed, INCONSISTENT, nonBlank } from "./common.ts";
 import { mergePatchSchemaOf } from "../merge-patch.ts";
 import { ProjectSettingsSchema } from "../project-settings.ts";
 
-const rgb = z.tuple([z.int().min(0).max(255), z.int().min(0).max(255), z.int().min(0).max(255)]);
+const rgb = fixed(z.tuple([z.int().min(0).max(255), z.int().min(0).max(255), z.int().min(0).max(255)]), 3);
 
 export const CategorySchema = z
   .strictObject({
     id: z.int().min(1).max(2 ** 31 - 1),
-    name: z.string().trim().min(1).max(100),
+    name: nonBlank(100),
     supercategory: z.string().trim().max(100).default(""),
     isthing: z.union([z.boolean(), z.literal(0), z.literal(1)]).transform((v) => v === true || v === 1),
     color: rgb.optional(),
@@ -21,7 +22,7 @@ export const CategoriesInput = z
   .superRefine((cats, ctx) => {
     const seen = new Set<number>();
     cats.forEach((c, i) => {
-      if (seen.has(c.id)) ctx.addIssue({ code: "custom", path: [i, "id"], message: `duplicate category id ${c.id}` });
+      if (seen.has(c.id)) ctx.addIssue({ code: "custom", params: INCONSISTENT, path: [i, "id"], message: `duplicate category id ${c.id}` });
       seen.add(c.id);
     });
   })
@@ -34,7 +35,7 @@ export const ProjectCreate = z
       .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, "a project id is 1–64 lowercase letters, digits, - or _")
       .optional()
       .openapi({ description: "Chosen id (slug); generated when absent.", example: "pancap-val" }),
-    name: z.string().trim().min(1).max(200),
+    name: nonBlank(200),
     description: z.string().max(5000).default(""),
     settings: ProjectSettingsSchema.prefault({}),
     categories: CategoriesInput.optional(),
@@ -43,7 +44,7 @@ export const ProjectCreate = z
 
 export const ProjectPatch = z
   .strictObject({
-    name: z.string().trim().min(1).max(200).optional(),
+    name: nonBlank(200).optional(),
     description: z.string().max(5000).optional(),
     settings: (mergePatchSchemaOf(ProjectSettingsSchema) as z.ZodType<Record<string, unknown>>)
       .optional()

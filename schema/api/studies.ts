@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { nonBlank } from "./common.ts";
 import { StudyDesignSchema } from "../study-design.ts";
 
 export const StudyIdParam = z.object({
@@ -11,21 +12,16 @@ export const BallotIdParam = z.object({
 
 export const StudyCreate = z
   .strictObject({
-    name: z.string().trim().min(1).max(200),
-    question: z
-      .string()
-      .trim()
-      .min(1)
-      .max(1000)
-      .openapi({ example: "Which caption describes the image more accurately and in more detail?" }),
+    name: nonBlank(200),
+    question: nonBlank(1000).openapi({ example: "Which caption describes the image more accurately and in more detail?" }),
     design: StudyDesignSchema,
   })
   .openapi("StudyCreate");
 
 export const StudyPatch = z
   .strictObject({
-    name: z.string().trim().min(1).max(200).optional(),
-    question: z.string().trim().min(1).max(1000).optional(),
+    name: nonBlank(200).optional(),
+    question: nonBlank(1000).optional(),
     design: StudyDesignSchema.optional().openapi({ description: "Replaces the design whole (drafts only)." }),
   })
   .openapi("StudyPatch");
@@ -169,7 +165,7 @@ export const ExclusionCreate = z
   .strictObject({
     voter: z.string().min(1).max(200),
     action: z.enum(["exclude", "include"]).default("exclude"),
-    reason: z.string().trim().min(1).max(1000),
+    reason: nonBlank(1000),
   })
   .openapi("ExclusionCreate");
 

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { nonBlank } from "./common.ts";
 
 export const MAX_REGION_TEXT = 2000;
 
@@ -7,7 +8,8 @@ export const ClaimRequest = z
     round: z
       .literal([1, 2], { error: "round must be 1 or 2" })
       .default(1)
-      .openapi({ description: "1: edit region texts; 2: edit the merged, grounded caption." }),
+      // The generator writes only the first value of a many-valued literal: say them all.
+      .openapi({ description: "1: edit region texts; 2: edit the merged, grounded caption.", type: "integer", enum: [1, 2], default: 1 }),
     kind: z.enum(["edit", "review"]).default("edit"),
   })
   .openapi("ClaimRequest");
@@ -30,7 +32,7 @@ const RegionInput = z.discriminatedUnion("action", [
   z.strictObject({
     segment_id: z.int(),
     action: z.enum(["accepted", "edited", "rewritten"]),
-    text: z.string().trim().min(1, "the text of a region that is not skipped must not be empty").max(MAX_REGION_TEXT),
+    text: nonBlank(MAX_REGION_TEXT, "the text of a region that is not skipped must not be empty"),
   }),
   z.strictObject({
     segment_id: z.int(),
@@ -68,7 +70,7 @@ export const SubmissionCreate = z
         example: "A <3:man in a red jacket> walks <5,6:two dogs> on <1:the beach>.",
       }),
     missing_reasons: z
-      .array(z.strictObject({ segment_id: z.int(), reason: z.string().trim().min(1).max(500) }))
+      .array(z.strictObject({ segment_id: z.int(), reason: nonBlank(500) }))
       .max(1000)
       .optional()
       .openapi({ description: "Round 2: why a thing the project requires to be grounded is not." }),
@@ -76,7 +78,7 @@ export const SubmissionCreate = z
   })
   .openapi("SubmissionCreate");
 
-const ReviewReason = z.string().regex(/\S/, "a reason must not be blank").max(2000).trim();
+const ReviewReason = nonBlank(2000, "a reason must not be blank");
 
 /** A rejection needs its reason: the schema says so (one shape per decision), so the document does too. */
 export const ReviewCreate = z
@@ -97,7 +99,7 @@ export const AdjudicationParams = z.object({
 
 export const AdjudicationCreate = z
   .strictObject({
-    text: z.string().trim().min(1).max(MAX_REGION_TEXT).nullable().openapi({ description: "The region's final text; null means the region gets no text." }),
+    text: nonBlank(MAX_REGION_TEXT).nullable().openapi({ description: "The region's final text; null means the region gets no text." }),
     reason: z.string().max(2000).optional(),
   })
   .openapi("AdjudicationCreate");

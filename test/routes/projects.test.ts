@@ -40,7 +40,9 @@ describe("projects", () => {
       token: lead,
       json: { name: "x", categories: [{ id: 1, name: "a", isthing: 1 }, { id: 1, name: "b", isthing: 0 }] },
     });
-    expect(dup.status).toBe(400);
+    // Each category keeps to the schema; together they contradict: 422, not 400.
+    expect(dup.status).toBe(422);
+    expect(dup.data.type).toMatch(/inconsistent$/);
     expect(dup.data.errors[0].path).toBe("body.categories[1].id");
     await createProject(lead, { id: "p-twice" });
     const again = await call("POST", "/v1/projects", { token: lead, json: { id: "p-twice", name: "again" } });

@@ -27,7 +27,12 @@ export async function signPath(secret: string, path: string, expiresAt: number):
 
 export type SignatureCheck = "valid" | "expired" | "invalid";
 
+/** The one spelling of a signature this server issues: an HMAC-SHA256 in unpadded base64url. */
+const SIGNATURE = /^[A-Za-z0-9_-]{43}$/;
+
 export async function checkSignature(secret: string, path: string, expires: string, sig: string, now: number): Promise<SignatureCheck> {
+  // The same bytes spelt in the standard alphabet or padded are not what was issued: refused, not decoded leniently.
+  if (!SIGNATURE.test(sig) || !/^\d{1,12}$/.test(expires)) return "invalid";
   const raw = fromB64url(sig);
   if (!raw) return "invalid";
   const ok = await crypto.subtle.verify("HMAC", await hmacKeyOf(secret), raw, encoder.encode(`${path}\n${expires}`));

@@ -50,5 +50,8 @@ export const fail = {
   tooLarge: (limit: number) => new DomainError("too-large", "payload-too-large", "Payload too large", `the request body exceeds the limit of ${limit} bytes`, { limit }),
   unsupportedMediaType: (detail: string) => new DomainError("unsupported-media-type", "unsupported-media-type", "Unsupported media type", detail),
   unavailable: (detail: string, retryAfterSeconds: number) => new DomainError("unavailable", "unavailable", "Service unavailable", detail, {}, retryAfterSeconds),
+  /** Each field keeps to its schema, but they contradict one another (a rule JSON Schema cannot state). */
+  inconsistent: (errors: InvalidField[]) =>
+    new DomainError("unprocessable", "inconsistent", "Inconsistent request", errors.map((e) => `${e.path}: ${e.message}`).join("; "), { errors }),
   unprocessable: (slug: string, title: string, detail: string, extensions: Record<string, unknown> = {}) => new DomainError("unprocessable", slug, title, detail, extensions),
 };

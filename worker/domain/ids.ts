@@ -20,16 +20,28 @@ export function ulid(now: number = Date.now()): string {
 export const newImageId = () => `img_${ulid()}`;
 export const newProjectId = () => `prj_${ulid()}`;
 
-/** Opaque page cursors: the last id of a page, base64url-encoded. */
-export function encodeCursor(lastId: string): string {
-  return btoa(lastId).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+/**
+ * Opaque page cursors: the last key of a page, its UTF-8 in base64url without padding. Decoding is
+ * total over the cursor pattern the API documents (`^[A-Za-z0-9_-]+$`): keys are compared as
+ * strings, so every such cursor names a position and a schema-valid request is never refused; one
+ * the API did not issue just starts the page wherever it falls.
+ */
+export function encodeCursor(lastKey: string): string {
+  let binary = "";
+  for (const byte of new TextEncoder().encode(lastKey)) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
-export function decodeCursor(cursor: string): string | null {
-  try {
-    const text = atob(cursor.replace(/-/g, "+").replace(/_/g, "/"));
-    return /^[a-z0-9_-]{1,100}$/.test(text) ? text : null;
-  } catch {
-    return null;
-  }
+export function decodeCursor(cursor: string): string {
+  let b64 = cursor.replace(/[^A-Za-z0-9_-]/g, "").replace(/-/g, "+").replace(/_/g, "/");
+  // A length of 4n+1 cannot be base64: its last character carries no whole byte.
+  if (b64.length % 4 === 1) b64 = b64.slice(0, -1);
+  const binary = atob(b64 + "=".repeat((4 - (b64.length % 4)) % 4));
+  return new TextDecoder().decode(Uint8Array.from(binary, (ch) => ch.charCodeAt(0)));
+}
+
+/** A cursor over integer positions: a decoded key that is not one starts from the beginning. */
+export function decodePositionCursor(cursor: string): number {
+  const key = decodeCursor(cursor);
+  return /^\d{1,15}$/.test(key) ? Number(key) : -1;
 }

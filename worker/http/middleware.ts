@@ -76,6 +76,11 @@ export function principal(c: Context<AppEnv>): Principal {
 export function requireContentType(kind: "json" | "multipart"): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const type = (c.req.header("content-type") ?? "").toLowerCase();
+    const expected = kind === "json" ? "application/json" : "multipart/form-data";
+    // No body at all is a missing required part of the request (400), not a body of the wrong type.
+    if (!type && (c.req.raw.body === null || c.req.header("content-length") === "0")) {
+      throw problems.validation([{ path: "body", message: `required: send a ${expected} body` }]);
+    }
     const ok = kind === "json" ? /^application\/(.+\+)?json\b/.test(type) : type.startsWith("multipart/form-data");
     if (!ok) {
       throw problems.unsupportedMediaType(

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { problemResponses, ProjectIdParam } from "../../schema/api/common.ts";
+import { Cursor, problemResponses, ProjectIdParam } from "../../schema/api/common.ts";
 import { ImageIdParam } from "../../schema/api/images.ts";
 import type { FinalCaptionRow } from "../../schema/tables.ts";
 import { decodeCursor, encodeCursor } from "../domain/ids.ts";
@@ -89,7 +89,7 @@ const list = createRoute({
     query: z.object({
       stale: z.enum(["true", "false"]).optional(),
       limit: z.coerce.number().int().min(1).max(200).default(50),
-      cursor: z.string().max(200).optional(),
+      cursor: Cursor.optional(),
     }),
   },
   responses: {
@@ -105,7 +105,6 @@ captionRoutes.openapi(list, async (c) => {
   const { projectId } = c.req.valid("param");
   const { stale, limit, cursor } = c.req.valid("query");
   const after = cursor === undefined ? null : decodeCursor(cursor);
-  if (cursor !== undefined && after === null) throw problems.validation([{ path: "query.cursor", message: "not a cursor from this API" }]);
   const db = dbOf(c.env.DB);
   await projectFor(db, principal(c), projectId, PROJECT_MEMBERS, "read captions");
   const rows = await finalCaptionPage(db, { projectId, stale: stale === undefined ? undefined : stale === "true" }, after, limit + 1);

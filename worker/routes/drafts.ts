@@ -44,14 +44,18 @@ draftRoutes.openapi(get, async (c) => {
     c.header("Retry-After", String(RETRY_AFTER_SECONDS));
     return c.json({ image_id: image.id, round, key: draft.key, status: "pending" as const, retry_after_seconds: RETRY_AFTER_SECONDS }, 202);
   }
-  return c.json(draftJson(draft.row, draft.fallback), 200);
+  return c.json(draftJson(image.id, draft.row, draft.fallback), 200);
 });
 
-export function draftJson(row: DraftRow, fallback: DraftOutcome | null) {
+/**
+ * `imageId` is the image asked about: drafts are cached by content (an image's twin in another
+ * project shares its row), so the row's own image may be one the caller cannot see.
+ */
+export function draftJson(imageId: string, row: DraftRow, fallback: DraftOutcome | null) {
   const regions = fallback ? fallback.regions : row.regions;
   const caption = fallback ? fallback.caption : row.caption;
   return {
-    image_id: row.imageId,
+    image_id: imageId,
     round: row.round,
     key: row.key,
     status: row.status as "ready" | "partial" | "failed",

@@ -38,7 +38,8 @@ fileRoutes.openapi(getFile, async (c) => {
   const { expires, sig } = c.req.valid("query");
   const db = dbOf(c.env.DB);
   if (sig !== undefined && !c.get("principal")) {
-    if (expires === undefined) throw problems.validation([{ path: "query.expires", message: "a signed URL needs expires" }]);
+    // A signature without its expiry authenticates nothing: unauthenticated, like no token at all.
+    if (expires === undefined) throw problems.unauthorized("a signed URL needs both expires and sig");
     const check = await checkSignature(signingSecret(c.env), c.req.path, expires, sig, Date.now());
     if (check !== "valid") throw problems.unauthorized(check === "expired" ? "the signed URL has expired" : "the URL signature does not verify");
   }

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { problemResponses } from "../../schema/api/common.ts";
+import { Cursor, IfMatchHeader, problemResponses } from "../../schema/api/common.ts";
 import { ImageIdParam } from "../../schema/api/images.ts";
 import { AdjudicationCreate, AdjudicationParams, SubmissionSchema } from "../../schema/api/tasks.ts";
 import { decodeCursor, encodeCursor } from "../domain/ids.ts";
@@ -91,7 +91,7 @@ const mine = createRoute({
   tags: ["Tasks"],
   security,
   summary: "Your current leases and your submissions (newest first) with their review status",
-  request: { query: z.object({ limit: z.coerce.number().int().min(1).max(100).default(20), cursor: z.string().max(200).optional() }) },
+  request: { query: z.object({ limit: z.coerce.number().int().min(1).max(100).default(20), cursor: Cursor.optional() }) },
   responses: {
     200: {
       description: "Your work",
@@ -123,7 +123,6 @@ const mine = createRoute({
 historyRoutes.openapi(mine, async (c) => {
   const { limit, cursor } = c.req.valid("query");
   const before = cursor === undefined ? null : decodeCursor(cursor);
-  if (cursor !== undefined && before === null) throw problems.validation([{ path: "query.cursor", message: "not a cursor from this API" }]);
   const me = principal(c);
   const db = dbOf(c.env.DB);
   const [leases, subs] = await Promise.all([leasesOf(db, me.subject), submissionsBy(db, me.subject, before, limit + 1)]);
@@ -150,7 +149,7 @@ const adjudication = createRoute({
   middleware: [requireContentType("json"), limitBody("json")] as const,
   request: {
     params: AdjudicationParams,
-    headers: z.object({ "if-match": z.string().regex(/^(W\/)?"\d+"$/, 'If-Match must be a version ETag such as "1"').optional() }),
+    headers: IfMatchHeader,
     body: { required: true, content: { "application/json": { schema: AdjudicationCreate } } },
   },
   responses: {

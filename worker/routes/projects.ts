@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { ProjectCreate, ProjectDetailSchema, ProjectPatch, ProjectSchema } from "../../schema/api/projects.ts";
-import { PageQuery, pageOf, problemResponses, ProjectIdParam } from "../../schema/api/common.ts";
+import { IfMatchHeader, PageQuery, pageOf, problemResponses, ProjectIdParam } from "../../schema/api/common.ts";
 import { ProjectSettingsSchema } from "../../schema/project-settings.ts";
 import { requireRole } from "../auth/access.ts";
 import { COCO_PANOPTIC_CATEGORIES } from "../domain/coco-categories.ts";
@@ -40,7 +40,7 @@ const create = createRoute({
   request: { body: { required: true, content: { "application/json": { schema: ProjectCreate } } } },
   responses: {
     201: { description: "Created", content: { "application/json": { schema: ProjectDetailSchema } } },
-    ...problemResponses(400, 401, 403, 409, 413, 415),
+    ...problemResponses(400, 401, 403, 409, 413, 415, 422),
   },
 });
 
@@ -92,7 +92,6 @@ const list = createRoute({
 projectRoutes.openapi(list, async (c) => {
   const { limit, cursor } = c.req.valid("query");
   const after = cursor === undefined ? null : decodeCursor(cursor);
-  if (cursor !== undefined && after === null) throw problems.validation([{ path: "query.cursor", message: "not a cursor from this API" }]);
 
   const me = principal(c);
   // A voter's token may name projects, but their names and settings are not a voter's to see.
@@ -137,12 +136,12 @@ const patch = createRoute({
   description: "Lead or admin. Send the project's `version` as `If-Match` to refuse the change if someone else changed it first (412).",
   request: {
     params: ProjectIdParam,
-    headers: z.object({ "if-match": z.string().regex(/^(W\/)?"\d+"$/, 'If-Match must be a version ETag such as "3"').optional() }),
+    headers: IfMatchHeader,
     body: { required: true, content: { "application/json": { schema: ProjectPatch } } },
   },
   responses: {
     200: { description: "The changed project", content: { "application/json": { schema: ProjectDetailSchema } } },
-    ...problemResponses(400, 401, 403, 404, 409, 412, 413, 415),
+    ...problemResponses(400, 401, 403, 404, 409, 412, 413, 415, 422),
   },
 });
 

@@ -1,8 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { PageQuery, pageOf, problemResponses, ProjectIdParam } from "../../schema/api/common.ts";
+import { IfMatchHeader, PageQuery, pageOf, problemResponses, ProjectIdParam } from "../../schema/api/common.ts";
 import { PairSchema, StudyCreate, StudyIdParam, StudyOpened, StudyPatch, StudySchema } from "../../schema/api/studies.ts";
 import type { StudyRow } from "../../schema/tables.ts";
-import { decodeCursor, encodeCursor, ulid } from "../domain/ids.ts";
+import { decodeCursor, decodePositionCursor, encodeCursor, ulid } from "../domain/ids.ts";
 import { describeSelection, vlmSources } from "../flows/study-describe.ts";
 import { openStudy } from "../flows/study-open.ts";
 import { limitBody, principal, requireContentType } from "../http/middleware.ts";
@@ -62,7 +62,7 @@ const create = createRoute({
   request: { params: ProjectIdParam, body: { required: true, content: { "application/json": { schema: StudyCreate } } } },
   responses: {
     201: { description: "The draft study", content: { "application/json": { schema: StudySchema } } },
-    ...problemResponses(400, 401, 403, 404, 413, 415),
+    ...problemResponses(400, 401, 403, 404, 413, 415, 422),
   },
 });
 
@@ -118,7 +118,6 @@ studyRoutes.openapi(list, async (c) => {
   const db = dbOf(c.env.DB);
   await projectFor(db, principal(c), projectId, LEADS, "list studies");
   const after = cursor ? decodeCursor(cursor) : null;
-  if (cursor && !after) throw problems.validation([{ path: "query.cursor", message: "not a cursor this API issued" }]);
   const rows = await listStudies(db, projectId, after, limit + 1);
   const page = rows.slice(0, limit);
   return c.json({ items: page.map(studyJson), next_cursor: rows.length > limit ? encodeCursor(page[page.length - 1].id) : null }, 200);
@@ -145,7 +144,6 @@ studyRoutes.openapi(get, async (c) => {
   return c.json({ ...studyJson(study), ...(study.status === "draft" ? { readiness: await readiness(db, study) } : {}) }, 200);
 });
 
-const VersionHeader = z.object({ "if-match": z.string().regex(/^(W\/)?"\d+"$/, 'If-Match must be a version ETag such as "3"').optional() });
 
 function preconditionFailed(current: number): Problem {
   return new Problem(412, "precondition-failed", "Version mismatch", `the study is at version ${current}; re-read it and retry`, { current_version: current });
@@ -162,10 +160,10 @@ const patch = createRoute({
     "change any time. Send the study's `version` as `If-Match` to refuse the change if someone else changed it first (412). A new design with " +
     "`vlm:` sources asks for their captions again (drafts already made are reused).",
   middleware: [requireContentType("json"), limitBody("json")] as const,
-  request: { params: StudyIdParam, headers: VersionHeader, body: { required: true, content: { "application/json": { schema: StudyPatch } } } },
+  request: { params: StudyIdParam, headers: IfMatchHeader, body: { required: true, content: { "application/json": { schema: StudyPatch } } } },
   responses: {
     200: { description: "The study", content: { "application/json": { schema: StudySchema } } },
-    ...problemResponses(400, 401, 403, 404, 409, 412, 413, 415),
+    ...problemResponses(400, 401, 403, 404, 409, 412, 413, 415, 422),
   },
 });
 
@@ -231,7 +229,7 @@ const open = createRoute({
     "Lead or admin. The plan: the images that have every source now (or a seeded sample of them), every source pair on every image, " +
     "in a seeded order; `k` ballots per pair; gold pairs (marked, and planted errors in copies of a source's captions). The captions are copied " +
     "into the study, so later edits of finals do not change what voters see. 422 when no image has every source yet.",
-  request: { params: StudyIdParam, headers: VersionHeader },
+  request: { params: StudyIdParam, headers: IfMatchHeader },
   responses: {
     200: { description: "The open study and its plan", content: { "application/json": { schema: StudyOpened } } },
     ...problemResponses(400, 401, 403, 404, 409, 412, 422),
@@ -297,8 +295,7 @@ studyRoutes.openapi(pairs, async (c) => {
   const { limit, cursor } = c.req.valid("query");
   const db = dbOf(c.env.DB);
   await studyForLead(db, principal(c), studyId, "read study plans");
-  const after = cursor ? Number(decodeCursor(cursor)) : -1;
-  if (cursor && !Number.isInteger(after)) throw problems.validation([{ path: "query.cursor", message: "not a cursor this API issued" }]);
+  const after = cursor ? decodePositionCursor(cursor) : -1;
   const rows = await listPairs(db, studyId, after, limit + 1);
   const page = rows.slice(0, limit);
   return c.json(

@@ -3,7 +3,7 @@ import { PageQuery, pageOf, problemResponses } from "../../schema/api/common.ts"
 import { ExclusionCreate, InviteCreate, InviteSchema, ParticipantCreate, ParticipantToken, StudyIdParam, VoterSchema } from "../../schema/api/studies.ts";
 import type { StudyInviteRow, StudyVoterRow } from "../../schema/tables.ts";
 import { mintToken } from "../auth/token.ts";
-import { ulid } from "../domain/ids.ts";
+import { decodeCursor, encodeCursor, ulid } from "../domain/ids.ts";
 import { limitBody, principal, requireContentType } from "../http/middleware.ts";
 import { problems } from "../http/problem.ts";
 import { router } from "../http/router.ts";
@@ -126,7 +126,7 @@ const participate = createRoute({
   request: { params: StudyIdParam, body: { required: true, content: { "application/json": { schema: ParticipantCreate } } } },
   responses: {
     201: { description: "A voting token for this study only", content: { "application/json": { schema: ParticipantToken } } },
-    ...problemResponses(400, 404, 409, 413, 415, 503),
+    ...problemResponses(400, 401, 404, 409, 413, 415, 503),
   },
 });
 
@@ -176,25 +176,11 @@ studyVoterRoutes.openapi(voters, async (c) => {
   const { limit, cursor } = c.req.valid("query");
   const db = dbOf(c.env.DB);
   await studyForLead(db, principal(c), studyId, "read voters");
-  const after = cursor ? decodeVoterCursor(cursor) : null;
+  const after = cursor ? decodeCursor(cursor) : null;
   const rows = await listVoters(db, studyId, after, limit + 1);
   const page = rows.slice(0, limit);
-  return c.json({ items: page.map(voterJson), next_cursor: rows.length > limit ? encodeVoterCursor(page[page.length - 1].voter) : null }, 200);
+  return c.json({ items: page.map(voterJson), next_cursor: rows.length > limit ? encodeCursor(page[page.length - 1].voter) : null }, 200);
 });
-
-/** Voter ids are any string a token's `sub` may be: the cursor is their UTF-8, base64url. */
-function encodeVoterCursor(voter: string): string {
-  return btoa(String.fromCharCode(...new TextEncoder().encode(voter))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-
-function decodeVoterCursor(cursor: string): string {
-  try {
-    const binary = atob(cursor.replace(/-/g, "+").replace(/_/g, "/"));
-    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(Uint8Array.from(binary, (ch) => ch.charCodeAt(0)));
-  } catch {
-    throw problems.validation([{ path: "query.cursor", message: "not a cursor this API issued" }]);
-  }
-}
 
 const exclude = createRoute({
   method: "post",
