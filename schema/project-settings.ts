@@ -62,6 +62,29 @@ const Render = z
   })
   .openapi("RenderSettings");
 
+/**
+ * Abuse limits: each tier is a Workers rate-limiting binding (RATE_LIMIT_<TIER> in wrangler.toml),
+ * whose limit and window are fixed by its declaration, so a project chooses among tiers.
+ */
+export const RATE_TIERS = { strict: "10 per 10 s", standard: "100 per 10 s", generous: "1000 per 10 s" } as const;
+export type RateTier = keyof typeof RATE_TIERS;
+const tierText = Object.entries(RATE_TIERS)
+  .map(([t, v]) => `\`${t}\` ${v}`)
+  .join(", ");
+const Tier = z.enum([...(Object.keys(RATE_TIERS) as RateTier[]), "off"]);
+
+export const RateLimits = z
+  .strictObject({
+    writes: Tier.default("generous").openapi({
+      description: `Per member of the project: task claims, submissions and reviews (${tierText}; \`off\` never limits). Heartbeats and releases are never limited: refusing them would cost work already done.`,
+    }),
+    votes: Tier.default("standard").openapi({ description: `Per voter of the project's studies: ballot claims and votes (${tierText}).` }),
+    joins: Tier.default("standard").openapi({
+      description: `Per client address and study: crowd participants coming in through an invite link (${tierText}), so one client cannot mint identities in bulk.`,
+    }),
+  })
+  .openapi("RateLimitSettings");
+
 export const ProjectSettingsSchema = z
   .strictObject({
     redundancy: Redundancy.prefault({}),
@@ -90,10 +113,12 @@ export const ProjectSettingsSchema = z
       )
       .default({})
       .openapi({ description: "Price per million tokens by model name, for the report's VLM cost (e.g. {\"gpt-4o\": {\"inputPerMillion\": 2.5, \"outputPerMillion\": 10}})." }),
+    rateLimits: RateLimits.prefault({}),
   })
   .openapi("ProjectSettings");
 
 export type ProjectSettings = z.output<typeof ProjectSettingsSchema>;
 export type RenderSettings = ProjectSettings["render"];
 export type VlmSettings = ProjectSettings["vlm"];
+export type RateLimitSettings = ProjectSettings["rateLimits"];
 export type ProjectSettingsInput = z.input<typeof ProjectSettingsSchema>;

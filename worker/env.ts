@@ -42,6 +42,16 @@ export interface Env {
   /** Most seconds one export job message writes before it leaves a checkpoint (default 20). */
   EXPORT_MESSAGE_SECONDS?: string;
   MAX_UPLOAD_BYTES?: string;
+
+  /** Rate-limiting bindings, one per tier of the project settings' `rateLimits` (absent: no limit). */
+  RATE_LIMIT_STRICT?: RateLimiter;
+  RATE_LIMIT_STANDARD?: RateLimiter;
+  RATE_LIMIT_GENEROUS?: RateLimiter;
+}
+
+/** Workers' rate-limiting binding: counts a request under `key` and says whether it is within the limit. */
+export interface RateLimiter {
+  limit(options: { key: string }): Promise<{ success: boolean }>;
 }
 
 export type DraftQueueMessage =

@@ -20,13 +20,14 @@ export const TaskIdParam = z.object({
 
 export const LeaseTokenBody = z.strictObject({ lease_token: z.string().min(1).max(100) }).openapi("LeaseToken");
 
-export const IdempotencyHeader = z.object({
-  "idempotency-key": z
+/** An Idempotency-Key's value; the header is required on keyed writes, optional on claims. */
+export const IdempotencyKey = z
     .string({ error: "an Idempotency-Key header is required, so that a retried write is recorded once" })
-    .min(1)
-    .max(200)
-    .openapi({ description: "Any unique string per logical write; a retry with the same key returns the first answer." }),
-});
+    // Visible ASCII without edge spaces: HTTP trims a header's edge whitespace, so " " would arrive empty.
+    .regex(/^[!-~](?:[ -~]{0,198}[!-~])?$/, "an Idempotency-Key is 1–200 visible ASCII characters (spaces only inside)")
+    .openapi({ description: "Any unique string per logical write; a retry with the same key returns the first answer." });
+
+export const IdempotencyHeader = z.object({ "idempotency-key": IdempotencyKey });
 
 const RegionInput = z.discriminatedUnion("action", [
   z.strictObject({
@@ -94,7 +95,7 @@ export const SubmissionIdParam = z.object({
 
 export const AdjudicationParams = z.object({
   imageId: z.string().regex(/^img_[0-9a-z]{26}$/, "not an image id").openapi({ param: { name: "imageId", in: "path" } }),
-  segmentId: z.coerce.number().int().min(1).openapi({ param: { name: "segmentId", in: "path" } }),
+  segmentId: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER).openapi({ param: { name: "segmentId", in: "path" } }),
 });
 
 export const AdjudicationCreate = z

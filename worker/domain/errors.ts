@@ -12,6 +12,7 @@ export type FailureKind =
   | "too-large"
   | "unsupported-media-type"
   | "unprocessable"
+  | "rate-limited"
   | "unavailable";
 
 /** A field of the input that is wrong, and what is wrong with it ("body.regions[3].text"). */
@@ -26,7 +27,7 @@ export class DomainError extends Error {
   readonly title: string;
   readonly detail: string;
   readonly extensions: Record<string, unknown>;
-  /** Unavailable: when to try again. */
+  /** Unavailable or rate-limited: when to try again. */
   readonly retryAfterSeconds: number | null;
 
   constructor(kind: FailureKind, slug: string, title: string, detail: string, extensions: Record<string, unknown> = {}, retryAfterSeconds: number | null = null) {
@@ -50,6 +51,9 @@ export const fail = {
   tooLarge: (limit: number) => new DomainError("too-large", "payload-too-large", "Payload too large", `the request body exceeds the limit of ${limit} bytes`, { limit }),
   unsupportedMediaType: (detail: string) => new DomainError("unsupported-media-type", "unsupported-media-type", "Unsupported media type", detail),
   unavailable: (detail: string, retryAfterSeconds: number) => new DomainError("unavailable", "unavailable", "Service unavailable", detail, {}, retryAfterSeconds),
+  /** Over an abuse limit: the window in which the caller's requests are counted. */
+  rateLimited: (detail: string, retryAfterSeconds: number, extensions: Record<string, unknown> = {}) =>
+    new DomainError("rate-limited", "rate-limited", "Too many requests", detail, extensions, retryAfterSeconds),
   /** Each field keeps to its schema, but they contradict one another (a rule JSON Schema cannot state). */
   inconsistent: (errors: InvalidField[]) =>
     new DomainError("unprocessable", "inconsistent", "Inconsistent request", errors.map((e) => `${e.path}: ${e.message}`).join("; "), { errors }),

@@ -68,6 +68,7 @@ const STATUS: Record<FailureKind, number> = {
   "too-large": 413,
   "unsupported-media-type": 415,
   unprocessable: 422,
+  "rate-limited": 429,
   unavailable: 503,
 };
 

@@ -7,13 +7,14 @@ import { stableHash } from "../domain/stable-hash.ts";
 import { castVote, sidesOf } from "../flows/vote.ts";
 import { emptyBodyAsJson, limitBody, principal, requireContentType } from "../http/middleware.ts";
 import { problems } from "../http/problem.ts";
+import { limitRate } from "../http/rate-limit.ts";
 import { router } from "../http/router.ts";
 import { BatchLostError } from "../store/group-commit.ts";
 import { claimBallot, getBallot, hasBallotFor, releaseBallot, type ClaimedBallot } from "../store/ballots.ts";
 import { dbOf, type Db } from "../store/db.ts";
 import { getInvite, getVoter, joinStudy } from "../store/voters.ts";
 import { signedLink } from "./images.ts";
-import { studyForVoter } from "./study-guards.ts";
+import { studyForVoter, votingIn } from "./study-guards.ts";
 
 export const ballotRoutes = router();
 const tags = ["Voting"];
@@ -34,7 +35,7 @@ const next = createRoute({
   responses: {
     200: { description: "A ballot", content: { "application/json": { schema: BallotSchema } } },
     204: { description: "No ballot for you now: your quota is reached, you were excluded, or every pair you may see has its votes" },
-    ...problemResponses(400, 401, 403, 404, 409, 413, 415, 503),
+    ...problemResponses(400, 401, 403, 404, 409, 413, 415, 429, 503),
   },
 });
 
@@ -42,7 +43,8 @@ ballotRoutes.openapi(next, async (c) => {
   const { studyId } = c.req.valid("param");
   const me = principal(c);
   const db = dbOf(c.env.DB);
-  const study = await studyForVoter(db, me, studyId, "vote");
+  const { study, project } = await votingIn(db, me, studyId, "vote");
+  await limitRate(c, "votes", project, me.subject);
   if (study.status !== "open") throw problems.conflict(`study ${study.id} is ${study.status === "draft" ? "not open yet" : "closed"}`);
   const now = Date.now();
   const values = {
@@ -108,7 +110,7 @@ const vote = createRoute({
   request: { params: BallotIdParam, headers: IdempotencyHeader, body: { required: true, content: { "application/json": { schema: VoteCreate } } } },
   responses: {
     201: { description: "Recorded", content: { "application/json": { schema: VoteSchema } } },
-    ...problemResponses(400, 401, 403, 404, 409, 413, 415),
+    ...problemResponses(400, 401, 403, 404, 409, 413, 415, 429),
   },
 });
 
@@ -118,7 +120,11 @@ ballotRoutes.openapi(vote, async (c) => {
   const input = c.req.valid("json");
   const me = principal(c);
   const db = dbOf(c.env.DB);
-  const replay = await castVote(db, ballotId, me.subject, key, input, (studyId) => studyForVoter(db, me, studyId, "vote"), ({ vote, voterVotes }, study) => ({
+  const replay = await castVote(db, ballotId, me.subject, key, input, async (studyId) => {
+    const { study, project } = await votingIn(db, me, studyId, "vote");
+    await limitRate(c, "votes", project, me.subject);
+    return study;
+  }, ({ vote, voterVotes }, study) => ({
     vote_id: vote.id,
     ballot_id: vote.ballotId,
     choice: vote.choice,

@@ -7,6 +7,7 @@ import { finalCaptionFor, newReview, reviewStatements } from "../flows/review.ts
 import { finalizeStatements } from "../store/captions.ts";
 import { limitBody, principal, requireContentType } from "../http/middleware.ts";
 import { problems } from "../http/problem.ts";
+import { limitRate } from "../http/rate-limit.ts";
 import { router } from "../http/router.ts";
 import { dbOf } from "../store/db.ts";
 import { replayFor, rememberAnswer, requestHash } from "../store/idempotency.ts";
@@ -34,7 +35,7 @@ const create = createRoute({
   request: { params: SubmissionIdParam, headers: IdempotencyHeader, body: { required: true, content: { "application/json": { schema: ReviewCreate } } } },
   responses: {
     201: { description: "Recorded", content: { "application/json": { schema: ReviewSchema } } },
-    ...problemResponses(400, 401, 403, 404, 409, 413, 415),
+    ...problemResponses(400, 401, 403, 404, 409, 413, 415, 429),
   },
 });
 
@@ -48,6 +49,7 @@ reviewRoutes.openapi(create, async (c) => {
   if (!submission) throw problems.notFound(`submission "${submissionId}"`);
   const project = await projectFor(db, me, submission.projectId, REVIEWERS, "review submissions");
   if (submission.subject === me.subject) throw problems.forbidden("nobody reviews their own submission");
+  await limitRate(c, "writes", project, me.subject);
 
   const route = `review:${submission.id}`;
   const hash = await requestHash(route, body);

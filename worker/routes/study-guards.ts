@@ -20,10 +20,15 @@ export async function studyForLead(db: Db, p: Principal, studyId: string, action
 
 /** A study a voter may vote in (its design read from the few-seconds cache: an open study's plan is frozen). */
 export async function studyForVoter(db: Db, p: Principal, studyId: string, action: string): Promise<StudyRow> {
+  return (await votingIn(db, p, studyId, action)).study;
+}
+
+/** The study a voter may vote in, with its project (whose settings hold the vote limit). */
+export async function votingIn(db: Db, p: Principal, studyId: string, action: string): Promise<{ study: StudyRow; project: ProjectRow }> {
   requireRole(p, ["voter"], action);
   const study = await getStudyForBallots(db, studyId);
   if (!study) throw problems.notFound(`study "${studyId}"`);
   const project = await getProjectForClaims(db, study.projectId);
   if (!project || !mayVoteIn(p, study, project.createdBy)) throw problems.forbidden(`this token does not grant voting in study "${studyId}"`);
-  return study;
+  return { study, project };
 }

@@ -6,6 +6,8 @@ import { mintToken } from "../auth/token.ts";
 import { decodeCursor, encodeCursor, ulid } from "../domain/ids.ts";
 import { limitBody, principal, requireContentType } from "../http/middleware.ts";
 import { problems } from "../http/problem.ts";
+import { clientAddress, limitRate } from "../http/rate-limit.ts";
+import { getProjectForClaims } from "../store/projects.ts";
 import { router } from "../http/router.ts";
 import { dbOf } from "../store/db.ts";
 import { getStudy } from "../store/studies.ts";
@@ -126,7 +128,7 @@ const participate = createRoute({
   request: { params: StudyIdParam, body: { required: true, content: { "application/json": { schema: ParticipantCreate } } } },
   responses: {
     201: { description: "A voting token for this study only", content: { "application/json": { schema: ParticipantToken } } },
-    ...problemResponses(400, 401, 404, 409, 413, 415, 503),
+    ...problemResponses(400, 401, 404, 409, 413, 415, 429, 503),
   },
 });
 
@@ -140,6 +142,8 @@ studyVoterRoutes.openapi(participate, async (c) => {
   if (!invite || invite.studyId !== studyId || invite.revokedAt !== null || (invite.expiresAt !== null && invite.expiresAt < now)) throw problems.notFound(`invite ${inviteId}`);
   const study = await getStudy(db, studyId);
   if (!study || study.status === "closed") throw problems.conflict(`study ${studyId} is closed`);
+  const project = await getProjectForClaims(db, study.projectId);
+  if (project) await limitRate(c, "joins", project, `${clientAddress(c)}:${studyId}`);
   if (!c.env.JWT_SECRET) throw problems.unavailable("this deployment has no JWT_SECRET, so it cannot issue participant tokens", 3600);
   const voter = `participant:${invite.id}:${participant_id}`;
   const outcome = await admitParticipant(db, invite, voter, participant_id, now);

@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { problemResponses, ProjectIdParam } from "../../schema/api/common.ts";
-import { ClaimRequest, IdempotencyHeader, LeaseSchema, LeaseTokenBody, SubmissionCreate, SubmissionSchema, TaskIdParam } from "../../schema/api/tasks.ts";
+import { ClaimRequest, IdempotencyHeader, IdempotencyKey, LeaseSchema, LeaseTokenBody, SubmissionCreate, SubmissionSchema, TaskIdParam } from "../../schema/api/tasks.ts";
 import type { TaskRow } from "../../schema/tables.ts";
 import { requireRole } from "../auth/access.ts";
 import { chooseStart, startTexts } from "../flows/start-text.ts";
@@ -10,6 +10,7 @@ import { finalCaptionFor } from "../flows/review.ts";
 import { finalizeStatements } from "../store/captions.ts";
 import { emptyBodyAsJson, limitBody, principal, requireContentType } from "../http/middleware.ts";
 import { Problem, problems } from "../http/problem.ts";
+import { limitRate } from "../http/rate-limit.ts";
 import { router } from "../http/router.ts";
 import { dbOf, type Db } from "../store/db.ts";
 import { BatchLostError } from "../store/group-commit.ts";
@@ -50,13 +51,13 @@ const next = createRoute({
   middleware: [limitBody("json"), emptyBodyAsJson(), requireContentType("json")] as const,
   request: {
     params: ProjectIdParam,
-    headers: z.object({ "idempotency-key": z.string().min(1).max(200).optional() }),
+    headers: z.object({ "idempotency-key": IdempotencyKey.optional() }),
     body: { required: false, content: { "application/json": { schema: ClaimRequest } } },
   },
   responses: {
     200: { description: "A lease", headers: ClaimHeaders, content: { "application/json": { schema: LeaseSchema } } },
     204: { description: "Nothing available to this person right now", headers: ClaimHeaders },
-    ...problemResponses(400, 401, 403, 404, 413, 415, 503),
+    ...problemResponses(400, 401, 403, 404, 413, 415, 429, 503),
   },
 });
 
@@ -68,6 +69,7 @@ taskRoutes.openapi(next, async (c) => {
   const db = dbOf(c.env.DB);
   const project = await projectFor(db, me, projectId, PROJECT_MEMBERS, "claim tasks", getProjectForClaims);
   requireRole(me, kind === "edit" ? ["annotator", "lead", "admin"] : ["reviewer", "lead", "admin"], `claim ${kind} tasks`);
+  await limitRate(c, "writes", project, me.subject);
 
   // With a key the lease token is derived from it (keyed with a server secret), so a retry finds the lease its first attempt took.
   const token = key ? await keyedLeaseToken(leaseSecret(c.env), { key, subject: me.subject, projectId, round, kind }) : crypto.randomUUID();
@@ -182,7 +184,7 @@ const submit = createRoute({
   },
   responses: {
     201: { description: "Recorded", content: { "application/json": { schema: SubmissionSchema } } },
-    ...problemResponses(400, 401, 403, 404, 409, 413, 415, 422, 503),
+    ...problemResponses(400, 401, 403, 404, 409, 413, 415, 422, 429, 503),
   },
 });
 
@@ -202,6 +204,7 @@ taskRoutes.openapi(submit, async (c) => {
   const hash = await requestHash(route, body);
   const replay = replayOf(context.answer, key, route, hash);
   if (replay) return c.json(replay.body as never, replay.status as 201);
+  await limitRate(c, "writes", project, me.subject);
 
   const now = Date.now();
   if (task.status !== "leased") {
