@@ -3,8 +3,8 @@ import { z } from "@hono/zod-openapi";
 /**
  * The schema of a JSON merge patch (RFC 7396) over values of `schema`, derived from it so the two
  * cannot drift: every member optional, `null` to remove one (it falls back to its default),
- * objects patched member by member (a record's entries replaced whole), unknown members refused. No defaults apply, so a parsed patch
- * holds only what it changes; rules across members (refinements) are checked on the merged
+ * objects patched member by member (a record's entries replaced whole), unknown members refused.
+ * No defaults apply, so a parsed patch holds only what it changes; rules across members (refinements) are checked on the merged
  * result, which the caller validates whole.
  */
 export function mergePatchSchemaOf(schema: z.ZodType): z.ZodType {

@@ -22,10 +22,10 @@ export const LeaseTokenBody = z.strictObject({ lease_token: z.string().min(1).ma
 
 /** An Idempotency-Key's value; the header is required on keyed writes, optional on claims. */
 export const IdempotencyKey = z
-    .string({ error: "an Idempotency-Key header is required, so that a retried write is recorded once" })
-    // Visible ASCII without edge spaces: HTTP trims a header's edge whitespace, so " " would arrive empty.
-    .regex(/^[!-~](?:[ -~]{0,198}[!-~])?$/, "an Idempotency-Key is 1–200 visible ASCII characters (spaces only inside)")
-    .openapi({ description: "Any unique string per logical write; a retry with the same key returns the first answer." });
+  .string({ error: "an Idempotency-Key header is required, so that a retried write is recorded once" })
+  // Visible ASCII without edge spaces: HTTP trims a header's edge whitespace, so " " would arrive empty.
+  .regex(/^[!-~](?:[ -~]{0,198}[!-~])?$/, "an Idempotency-Key is 1–200 visible ASCII characters (spaces only inside)")
+  .openapi({ description: "Any unique string per logical write; a retry with the same key returns the first answer." });
 
 export const IdempotencyHeader = z.object({ "idempotency-key": IdempotencyKey });
 

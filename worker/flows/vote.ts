@@ -41,6 +41,8 @@ export async function castVote(
   input: VoteInput,
   studyOf: (studyId: string) => Promise<StudyRow>,
   answerOf: (v: CastVote, study: StudyRow) => unknown,
+  /** Runs once the vote is known not to be a replay, before anything is written (the caller's rate limit). */
+  admit: () => Promise<void> = async () => {},
 ): Promise<Replay> {
   const hash = await requestHash(ROUTE, { ballotId, input });
   const context = await voteContext(db, ballotId, voter, key);
@@ -49,6 +51,7 @@ export async function castVote(
   const study = await studyOf(context.ballot.studyId);
   const earlier = replayOf(context.answer, key, ROUTE, hash);
   if (earlier) return earlier;
+  await admit();
   const { ballot } = context;
   const now = Date.now();
   if (study.status !== "open") throw fail.conflict(`study ${study.id} is ${study.status}: it takes no votes`);

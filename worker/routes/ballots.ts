@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { problemResponses } from "../../schema/api/common.ts";
 import { BallotIdParam, BallotSchema, Progress, StudyIdParam, VoteCreate, VoteSchema } from "../../schema/api/studies.ts";
 import { IdempotencyHeader, LeaseTokenBody } from "../../schema/api/tasks.ts";
-import type { StudyRow } from "../../schema/tables.ts";
+import type { ProjectRow, StudyRow } from "../../schema/tables.ts";
 import { stableHash } from "../domain/stable-hash.ts";
 import { castVote, sidesOf } from "../flows/vote.ts";
 import { emptyBodyAsJson, limitBody, principal, requireContentType } from "../http/middleware.ts";
@@ -120,17 +120,21 @@ ballotRoutes.openapi(vote, async (c) => {
   const input = c.req.valid("json");
   const me = principal(c);
   const db = dbOf(c.env.DB);
-  const replay = await castVote(db, ballotId, me.subject, key, input, async (studyId) => {
-    const { study, project } = await votingIn(db, me, studyId, "vote");
-    await limitRate(c, "votes", project, me.subject);
-    return study;
-  }, ({ vote, voterVotes }, study) => ({
+  let project: ProjectRow;
+  const studyOf = async (studyId: string) => {
+    const voting = await votingIn(db, me, studyId, "vote");
+    project = voting.project;
+    return voting.study;
+  };
+  // Counted only when the vote is not a replay: a retry of a recorded vote always gets its answer.
+  const admit = () => limitRate(c, "votes", project, me.subject);
+  const replay = await castVote(db, ballotId, me.subject, key, input, studyOf, ({ vote, voterVotes }, study) => ({
     vote_id: vote.id,
     ballot_id: vote.ballotId,
     choice: vote.choice,
     at: new Date(vote.at).toISOString(),
     progress: { votes: voterVotes, quota: study.design.quota, done: study.design.quota !== null && voterVotes >= study.design.quota, completion_code: null },
-  }));
+  }), admit);
   return c.json(replay.body as z.infer<typeof VoteSchema>, replay.status as 201);
 });
 

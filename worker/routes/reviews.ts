@@ -49,12 +49,12 @@ reviewRoutes.openapi(create, async (c) => {
   if (!submission) throw problems.notFound(`submission "${submissionId}"`);
   const project = await projectFor(db, me, submission.projectId, REVIEWERS, "review submissions");
   if (submission.subject === me.subject) throw problems.forbidden("nobody reviews their own submission");
-  await limitRate(c, "writes", project, me.subject);
 
   const route = `review:${submission.id}`;
   const hash = await requestHash(route, body);
   const replay = await replayFor(db, me.subject, key, route, hash);
   if (replay) return c.json(replay.body as never, replay.status as 201);
+  await limitRate(c, "writes", project, me.subject);
   const earlier = await reviewOf(db, submission.id);
   if (earlier) throw problems.conflict(`submission ${submission.id} was already reviewed (${earlier.decision})`, { review_id: earlier.id });
 

@@ -7,9 +7,9 @@ import { decodeCursor, encodeCursor, ulid } from "../domain/ids.ts";
 import { limitBody, principal, requireContentType } from "../http/middleware.ts";
 import { problems } from "../http/problem.ts";
 import { clientAddress, limitRate } from "../http/rate-limit.ts";
-import { getProjectForClaims } from "../store/projects.ts";
 import { router } from "../http/router.ts";
 import { dbOf } from "../store/db.ts";
+import { getProjectForClaims } from "../store/projects.ts";
 import { getStudy } from "../store/studies.ts";
 import { admitParticipant, getInvite, getVoter, insertInvite, listInvites, listVoters, setExcluded } from "../store/voters.ts";
 import { studyForLead } from "./study-guards.ts";
@@ -143,7 +143,8 @@ studyVoterRoutes.openapi(participate, async (c) => {
   const study = await getStudy(db, studyId);
   if (!study || study.status === "closed") throw problems.conflict(`study ${studyId} is closed`);
   const project = await getProjectForClaims(db, study.projectId);
-  if (project) await limitRate(c, "joins", project, `${clientAddress(c)}:${studyId}`);
+  // A study always has its project (a foreign key), so the read finds it.
+  await limitRate(c, "joins", project!, `${clientAddress(c)}:${studyId}`);
   if (!c.env.JWT_SECRET) throw problems.unavailable("this deployment has no JWT_SECRET, so it cannot issue participant tokens", 3600);
   const voter = `participant:${invite.id}:${participant_id}`;
   const outcome = await admitParticipant(db, invite, voter, participant_id, now);

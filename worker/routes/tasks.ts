@@ -69,7 +69,6 @@ taskRoutes.openapi(next, async (c) => {
   const db = dbOf(c.env.DB);
   const project = await projectFor(db, me, projectId, PROJECT_MEMBERS, "claim tasks", getProjectForClaims);
   requireRole(me, kind === "edit" ? ["annotator", "lead", "admin"] : ["reviewer", "lead", "admin"], `claim ${kind} tasks`);
-  await limitRate(c, "writes", project, me.subject);
 
   // With a key the lease token is derived from it (keyed with a server secret), so a retry finds the lease its first attempt took.
   const token = key ? await keyedLeaseToken(leaseSecret(c.env), { key, subject: me.subject, projectId, round, kind }) : crypto.randomUUID();
@@ -84,6 +83,8 @@ taskRoutes.openapi(next, async (c) => {
     templateStart: project.settings.vlm.provider === "template",
   };
   const held = key ? await heldWithToken(db, me.subject, token) : null;
+  // A keyed retry that finds the lease its first attempt took is a replay: never counted.
+  if (!held) await limitRate(c, "writes", project, me.subject);
   const { claimed, batch } = held ? { claimed: held, batch: 1 } : await claimOrUnavailable(db, claim);
   // How many claims shared this one's D1 batch (group commit), for clients' and benchmarks' eyes.
   c.header("Server-Timing", `claim;desc="batch of ${batch}"`);
